@@ -1,0 +1,131 @@
+"""``sdi layers``: list, load, validate and export layers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from layers.loader import IfExists
+from layers.quality import DIMENSION_VI, ValidationReport
+
+layers_app = typer.Typer(help="Lớp dữ liệu / layers: list, load, validate, export", no_args_is_help=True)
+console = Console()
+
+
+def _context():  # type: ignore[no-untyped-def]
+    from layers.catalog import load_catalog
+    from sdi.bootstrap import prepare_database
+    from sdi.settings import Settings
+
+    settings = Settings()
+    engine = prepare_database(settings)
+    return settings, engine, load_catalog(engine)
+
+
+@layers_app.command("list")
+def list_layers(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Every layer with its feature count and metadata."""
+    _, _, catalog = _context()
+    if as_json:
+        console.print_json(json.dumps([layer.model_dump(mode="json") for layer in catalog.values()]))
+        return
+    table = Table(title="Danh mục lớp dữ liệu / layer catalogue")
+    for col in ("id", "tên / title", "đối tượng / features", "hình học / geometry", "truy cập / access",
+                "đơn vị / owner", "giấy phép / licence", "cập nhật / updated"):
+        table.add_column(col, overflow="fold")
+    for layer in catalog.values():
+        table.add_row(layer.id, f"{layer.title_vi}\n[dim]{layer.title_en}[/dim]", f"{layer.feature_count:,}",
+                      ",".join(layer.geometry) or "—", layer.access_level, layer.owner_agency, layer.licence,
+                      f"{layer.last_updated:%Y-%m-%d %H:%M}" if layer.last_updated else "—")
+    console.print(table)
+
+
+def _run_load(layer_id: str, path: Path, *, crs: str | None, source_layer: str | None,
+              if_exists: IfExists, dry_run: bool) -> ValidationReport:
+    from layers.catalog import get_layer
+    from layers.loader import load_vector
+
+    settings, engine, catalog = _context()
+    layer = get_layer(catalog, layer_id)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{'validate' if dry_run else 'load'} {path.name} → {layer.id}", total=None)
+        return load_vector(path, layer, engine=engine, settings=settings, crs=crs,
+                           source_layer=source_layer, if_exists=if_exists, dry_run=dry_run,
+                           progress=lambda n: bar.advance(task, n))
+
+
+CrsOpt = Annotated[str | None, typer.Option("--crs", help="CRS when the file has none, e.g. EPSG:9215")]
+SourceLayerOpt = Annotated[str | None, typer.Option("--source-layer", help="layer inside a GeoPackage/KML")]
+ReportOpt = Annotated[Path | None, typer.Option("--report", help="also write the report as JSON here")]
+
+
+@layers_app.command("load")
+def load(
+    layer_id: Annotated[str, typer.Argument(help="layer id, see `sdi layers list`")],
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile, CSV (lon/lat), KML")],
+    crs: CrsOpt = None, source_layer: SourceLayerOpt = None,
+    if_exists: Annotated[str, typer.Option(help="upsert | replace | fail")] = "upsert",
+    report_path: ReportOpt = None,
+) -> None:
+    """Validate and load a file into a layer, all or nothing."""
+    if if_exists not in ("upsert", "replace", "fail"):
+        raise typer.BadParameter("--if-exists must be upsert, replace or fail")
+    report = _run_load(layer_id, path, crs=crs, source_layer=source_layer,
+                       if_exists=if_exists, dry_run=False)  # type: ignore[arg-type]
+    _write_report(report, report_path)
+    print_report(report)
+
+
+@layers_app.command("validate")
+def validate(
+    layer_id: Annotated[str, typer.Argument(help="layer id")],
+    path: Annotated[Path, typer.Argument(help="the file to check")],
+    crs: CrsOpt = None, source_layer: SourceLayerOpt = None, report_path: ReportOpt = None,
+) -> None:
+    """The validation report of a file, without loading it."""
+    report = _run_load(layer_id, path, crs=crs, source_layer=source_layer, if_exists="upsert", dry_run=True)
+    _write_report(report, report_path)
+    print_report(report)
+    console.print("[green]Đạt / passed[/green]: nothing written (validate only)")
+
+
+@layers_app.command("export")
+def export(
+    layer_id: Annotated[str, typer.Argument(help="layer id")],
+    path: Annotated[Path, typer.Argument(help="output .geojson or .gpkg")],
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Write a layer to GeoJSON or GeoPackage."""
+    from layers.catalog import get_layer
+    from layers.export import export_layer
+
+    _, engine, catalog = _context()
+    count = export_layer(engine, get_layer(catalog, layer_id), path, overwrite=overwrite)
+    console.print(f"Đã xuất / exported {count:,} features → {path}")
+
+
+def _write_report(report: ValidationReport, path: Path | None) -> None:
+    if path is not None:
+        path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+
+
+def print_report(report: ValidationReport, *, stream: Console = console) -> None:
+    """A validation report as a table: one row per kind of issue."""
+    table = Table(title=f"Báo cáo kiểm tra / validation report: {report.layer} ← {report.source}")
+    for col in ("tiêu chí / check", "mức / severity", "mã / code", "số / count", "dòng / rows", "mô tả / message"):
+        table.add_column(col, overflow="fold")
+    for issue in report.issues:
+        colour = {"error": "red", "warning": "yellow", "note": "cyan"}[issue.severity]
+        table.add_row(f"{DIMENSION_VI[issue.dimension]} / {issue.dimension}", f"[{colour}]{issue.severity}[/]",
+                      issue.code, str(issue.count), ", ".join(map(str, issue.rows[:5])), issue.message)
+    stream.print(table)
+    c = report.counts
+    stream.print(f"đọc/read {c.read} · thêm/inserted {c.inserted} · cập nhật/updated {c.updated} · "
+                 f"sửa/repaired {c.repaired} · loại/rejected {c.rejected}")

@@ -1,0 +1,133 @@
+"""The ``sdi`` command line. Commands parse, call a library function and print."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from layers.cli import layers_app, print_report
+from sdi import logs
+from sdi.errors import SDIError, ValidationFailedError
+from sdi.settings import Settings
+
+app = typer.Typer(help="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI", no_args_is_help=True)
+db_app = typer.Typer(help="Cơ sở dữ liệu PostGIS / the PostGIS database", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(layers_app, name="layers")
+console = Console()
+err = Console(stderr=True)
+logger = logging.getLogger("sdi")
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
+    logs.configure("DEBUG" if verbose else settings().log_level)
+
+
+@app.command()
+def up(force: Annotated[bool, typer.Option(help="reload bundled data even if unchanged")] = False) -> None:
+    """Start the database, migrate, load the bundled data (idempotent)."""
+    from sdi.bootstrap import bring_up
+
+    _, results = bring_up(settings(), force=force)
+    for layer_id, report in results.items():
+        status = "unchanged" if report is None else f"+{report.counts.inserted} ~{report.counts.updated}"
+        console.print(f"  {layer_id:<20} {status}")
+    console.print("[green]Sẵn sàng / ready[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
+) -> None:
+    """Serve the platform over HTTP (FastAPI + uvicorn)."""
+    import uvicorn
+
+    s = settings()
+    console.print(f"Phục vụ tại / serving on http://{host or s.host}:{port or s.port}")
+    uvicorn.run("api.app:create_app", factory=True, host=host or s.host, port=port or s.port,
+                reload=reload, log_level=s.log_level.lower())
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Initialise (first time) and start the embedded PostGIS cluster."""
+    from sdi.cluster import Cluster
+
+    s = _embedded_only()
+    info = Cluster(s).ensure_running()
+    console.print(f"PostGIS chạy tại / running on 127.0.0.1:{info.port} ({s.state_dir / 'pgdata'})")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostGIS cluster."""
+    from sdi.cluster import Cluster
+
+    stopped = Cluster(_embedded_only()).stop()
+    console.print("Đã dừng / stopped" if stopped else "Không chạy / was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the database is, whether it answers, and its schema revision."""
+    from sdi import migrate
+    from sdi.cluster import Cluster
+    from sdi.database import make_engine, translate_db_errors
+
+    s = settings()
+    if s.embedded:
+        cluster = Cluster(s)
+        if not cluster.initialised:
+            console.print("Chưa khởi tạo / not initialised: run `sdi db start`")
+            raise typer.Exit(1)
+        running = cluster.running()
+        info = cluster.info()
+        console.print(f"embedded cluster {cluster.pgdata}, 127.0.0.1:{info.port}: "
+                      f"{'running' if running else 'stopped'}")
+        if not running:
+            raise typer.Exit(1)
+    engine = make_engine(s)
+    with translate_db_errors():
+        console.print(f"database {engine.url.render_as_string(hide_password=True)}: "
+                      f"schema revision {migrate.current(engine) or 'none'}")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply the Alembic migrations and write the layer catalogue."""
+    from sdi.bootstrap import prepare_database
+
+    prepare_database(settings())
+    console.print("Lược đồ đã cập nhật / schema up to date")
+
+
+def _embedded_only() -> Settings:
+    s = settings()
+    if not s.embedded:
+        err.print("SDI_DATABASE_URL is set: the database is external, not managed here")
+        raise typer.Exit(2)
+    return s
+
+
+def run() -> None:
+    """Entry point: domain errors become a clear message and a non-zero exit."""
+    try:
+        app()
+    except ValidationFailedError as exc:
+        print_report(exc.report, stream=err)
+        err.print(f"[red]{exc.title}[/red]: {exc.detail}")
+        sys.exit(2)
+    except SDIError as exc:
+        err.print(f"[red]{exc.title}[/red]: {exc.detail}")
+        sys.exit(2 if exc.status < 500 else 1)

@@ -1,0 +1,58 @@
+"""Engine and sessions; the one place that turns driver errors into domain errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy.exc
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from sdi.errors import DatabaseError, InvalidInputError
+from sdi.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """The SQLAlchemy URL: ``SDI_DATABASE_URL`` or the embedded cluster's."""
+    if settings.database_url is not None:
+        return settings.database_url
+    from sdi.cluster import Cluster
+
+    return Cluster(settings).info().url()
+
+
+def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
+    """A pooled engine for the configured database."""
+    return create_engine(
+        url or database_url(settings),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"application_name": "langson-sdi"},
+    )
+
+
+@contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Map driver errors to ``SDIError``s (stac-fastapi-pgstac ``translate_pgstac_errors``)."""
+    try:
+        yield
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise InvalidInputError(f"Vi phạm ràng buộc dữ liệu / constraint violated: {exc.orig}") from exc
+    except sqlalchemy.exc.DataError as exc:
+        raise InvalidInputError(f"Giá trị không hợp lệ / invalid value: {exc.orig}") from exc
+    except sqlalchemy.exc.OperationalError as exc:
+        logger.error("database unavailable", exc_info=exc)
+        raise DatabaseError("Cơ sở dữ liệu không phản hồi / the database is not reachable") from exc
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction: commit on success, roll back on any error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with translate_db_errors(), factory() as session, session.begin():
+        yield session

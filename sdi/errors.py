@@ -1,0 +1,59 @@
+"""Domain errors. Each carries the HTTP status and title that ``api.errors`` maps it to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SDIError(Exception):
+    """Base class of every error the platform reports to users."""
+
+    status: int = 500
+    title: str = "Lỗi hệ thống / Internal error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFoundError(SDIError):
+    status = 404
+    title = "Không tìm thấy / Not found"
+
+
+class InvalidInputError(SDIError):
+    status = 400
+    title = "Dữ liệu không hợp lệ / Invalid input"
+
+
+class UnsupportedFormatError(InvalidInputError):
+    status = 415
+    title = "Định dạng không hỗ trợ / Unsupported format"
+
+
+class FileTooLargeError(InvalidInputError):
+    status = 413
+    title = "Tệp quá lớn / File too large"
+
+
+class ValidationFailedError(InvalidInputError):
+    """A load was refused by data-quality checks; ``report`` says why, feature by feature."""
+
+    status = 422
+    title = "Dữ liệu không đạt kiểm tra chất lượng / Data failed validation"
+
+    def __init__(self, detail: str, report: Any) -> None:
+        super().__init__(detail)
+        self.report = report
+
+
+class DatabaseError(SDIError):
+    status = 503
+    title = "Cơ sở dữ liệu không sẵn sàng / Database unavailable"
+
+
+class ClusterError(SDIError):
+    """The embedded PostgreSQL cluster could not be set up, started or stopped."""
+
+    title = "Lỗi cụm PostgreSQL / Embedded PostgreSQL error"

@@ -1,0 +1,17 @@
+"""Logging, configured once at the entry point."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.logging import RichHandler
+
+
+def configure(level: str = "INFO") -> None:
+    """Log to stderr through rich: time, level, logger, message."""
+    logging.basicConfig(
+        level=level.upper(), format="%(name)s: %(message)s", datefmt="%H:%M:%S",
+        handlers=[RichHandler(show_path=False, rich_tracebacks=False, markup=False)], force=True,
+    )
+    for noisy in ("alembic.runtime.plugins", "pyogrio._io", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,62 @@
+"""One settings class for the whole platform (environment prefix ``SDI_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root: bundled data and the embedded cluster live under it.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Platform settings, read from ``SDI_*`` environment variables or ``.env``.
+
+    When ``database_url`` is unset the project runs its own embedded PostGIS
+    cluster under ``state_dir`` (see :mod:`sdi.cluster`).
+    """
+
+    database_url: str | None = Field(
+        default=None,
+        description="External PostGIS, e.g. postgresql://user:pw@host:5432/sdi. "
+        "Unset: use the embedded cluster under state_dir.",
+    )
+    state_dir: Path = PROJECT_ROOT / ".sdi"
+    data_dir: Path = PROJECT_ROOT / "data"
+    pg_port: int = Field(default=55432, ge=1024, le=65535)
+    pg_bin_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    #: Files larger than this are refused before any byte is parsed.
+    max_load_bytes: int = Field(default=4 * 1024**3, gt=0)
+    #: Features read per batch: bounds memory whatever the file size.
+    load_batch_size: int = Field(default=20_000, gt=0)
+    #: Features may stick out of the province by this much (GPS noise, generalised outlines).
+    province_tolerance_m: float = Field(default=1000.0, ge=0)
+    forest_sample_target: int = Field(default=40_000, ge=0)
+    forest_sample_seed: int = 2026
+
+    model_config = SettingsConfigDict(
+        env_prefix="SDI_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg3(cls, value: str | None) -> str | None:
+        """Accept plain ``postgresql://`` URLs and pin the psycopg 3 driver."""
+        if value is None or value == "":
+            return None
+        for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not value.startswith("postgresql+psycopg://"):
+            raise ValueError("SDI_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when the project manages its own PostGIS cluster."""
+        return self.database_url is None

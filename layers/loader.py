@@ -114,10 +114,7 @@ def load_batches(
             report.committed = True
     report.finished_at = dt.datetime.now(dt.UTC)
     if not report.ok:
-        raise ValidationFailedError(
-            f"Không nạp được lớp {layer.id} / load refused, nothing was written: {report.summary()}",
-            report,
-        )
+        raise _refused(layer, report)
     logger.info("%s%s", "validated (dry run) " if dry_run else "loaded ", report.summary())
     return report
 
@@ -126,13 +123,15 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
                      source_crs: CRS | None, report: ValidationReport, if_exists: IfExists,
                      dry_run: bool, progress: Progress | None, checksum: str | None) -> None:
     raw = conn.connection.driver_connection
-    columns = layer.writable_columns
-    stager = Stager(raw, layer.sa_table, columns, layer.natural_key)
     area = province_area(conn, settings) if layer.has_geometry else None
     mapping: dict[str, str] | None = None
+    stager: Stager | None = None
     for batch in batches:
         if mapping is None:
             mapping = _column_mapping(list(batch.frame.columns), layer, report)
+            # Only the columns the source has: an upsert keeps the others, inserts get defaults.
+            columns = list(mapping.values()) + (["geom"] if layer.has_geometry else [])
+            stager = Stager(raw, layer.sa_table, columns, layer.natural_key)
         frame = _prepare(batch, layer, mapping, source_crs, area, report)
         report.counts.read += len(batch.frame)
         if report.ok and not _copy(stager, frame, report):
@@ -143,9 +142,9 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
             report.add("correct", "warning", "stopped_early",
                        f"Dừng đọc sau {_MAX_REJECTED} lỗi / stopped after {_MAX_REJECTED} rejected features")
             break
-    if report.counts.read == 0:
+    if stager is None or report.counts.read == 0:
         report.add("complete", "error", "no_features", "Tệp không có đối tượng nào / the file has no features")
-    if not report.ok:
+    if not report.ok or stager is None:
         return
     _check_keys(stager, layer, report, if_exists)
     if not report.ok or dry_run:
@@ -163,6 +162,11 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
         inserted=report.counts.inserted, updated=report.counts.updated,
         report=report.model_dump(mode="json"),
     ))
+
+
+def _refused(layer: Layer, report: ValidationReport) -> ValidationFailedError:
+    return ValidationFailedError(
+        f"Không nạp được lớp {layer.id} / load refused, nothing was written: {report.summary()}", report)
 
 
 def _copy(stager: Stager, frame: pd.DataFrame, report: ValidationReport) -> bool:
@@ -188,7 +192,7 @@ def _column_mapping(names: list[str], layer: Layer, report: ValidationReport) ->
     mapping: dict[str, str] = {}
     ignored = []
     for name in names:
-        target = layer.aliases.get(name) or writable.get(name.lower())
+        target = layer.aliases.get(name) or writable.get(name.lower()) or _dbf_truncated(name, writable)
         if target in writable.values() and target not in mapping.values():
             mapping[name] = target
         else:
@@ -197,14 +201,21 @@ def _column_mapping(names: list[str], layer: Layer, report: ValidationReport) ->
         report.add("clean", "note", "columns_ignored",
                    f"Các cột không thuộc lớp bị bỏ qua / columns not in the layer, ignored: "
                    f"{', '.join(ignored)}", count=len(ignored))
-    missing = [c for c in layer.required if c not in mapping.values()]
+    missing = [c for c in dict.fromkeys([layer.natural_key, *layer.required]) if c not in mapping.values()]
     if missing:
         report.add("complete", "error", "missing_column",
                    f"Thiếu cột bắt buộc / required columns missing: {', '.join(missing)}",
                    count=len(missing))
-        raise ValidationFailedError(
-            f"Không nạp được lớp {layer.id} / load refused: {report.summary()}", report)
+        raise _refused(layer, report)
     return mapping
+
+
+def _dbf_truncated(name: str, writable: dict[str, str]) -> str | None:
+    """Shapefiles cut field names to 10 characters (commune_code → commune_co): undo it."""
+    if len(name) != 10:
+        return None
+    matches = [col for low, col in writable.items() if low.startswith(name.lower())]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _prepare(batch: Batch, layer: Layer, mapping: dict[str, str], source_crs: CRS | None,
@@ -232,10 +243,7 @@ def _prepare(batch: Batch, layer: Layer, mapping: dict[str, str], source_crs: CR
         frame = frame.assign(geom=shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True,
                                                  include_srid=True))
     report.counts.rejected += int((~keep).sum())
-    frame = frame.assign(**{ROW: rows})[keep]
-    for column in set(layer.writable_columns) - set(frame.columns):
-        frame[column] = None
-    return frame
+    return frame.assign(**{ROW: rows})[keep]
 
 
 def _to_storage_crs(geoms: np.ndarray, src: CRS | None, report: ValidationReport,
@@ -244,6 +252,9 @@ def _to_storage_crs(geoms: np.ndarray, src: CRS | None, report: ValidationReport
     if src is None or not present.any():
         return geoms
     if src.is_geographic and not looks_geographic(geoms[present]):
+        swapped = shapely.transform(geoms[present], lambda xy: xy[:, ::-1])
+        if looks_geographic(swapped):  # lat, lon order: leave as is, check_inside names it
+            return geoms
         report.add("correct", "error", "wrong_crs",
                    f"Sai hệ tọa độ / coordinates are not degrees but the CRS is {src.name}; "
                    "the data look projected (metres): give the right one with --crs, "

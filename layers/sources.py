@@ -128,7 +128,8 @@ def open_source(
         info = pyogrio.read_info(gdal_path, layer=layer, **open_options)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInputError(
-            f"Không đọc được tệp / cannot read {path.name} as {driver}: {_gdal_message(exc)}"
+            f"Không đọc được tệp / cannot read {path.name} as {driver} (corrupt, truncated or "
+            f"not this format): {_gdal_message(exc)}"
         ) from exc
     if driver == "CSV" and info.get("geometry_type") is None:
         raise InvalidInputError(
@@ -172,7 +173,8 @@ def _pick_layer(gdal_path: str, driver: str, wanted: str | None) -> str | None:
         names = [str(n) for n in pyogrio.list_layers(gdal_path)[:, 0]]
     except (pyogrio.errors.DataSourceError, OSError) as exc:
         raise InvalidInputError(
-            f"Không đọc được tệp / cannot open as {driver}: {_gdal_message(exc)}"
+            f"Không đọc được tệp / cannot read the file as {driver} (corrupt, truncated or "
+            f"not this format): {_gdal_message(exc)}"
         ) from exc
     if wanted is not None:
         if wanted not in names:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -30,6 +31,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 STORAGE_SRID = 4326
 #: VN-2000 / TM-3 107°15′, the province's projection, used for areas.
 AREA_SRID = 9215
+
+_EMPTY = text("'{}'::text[]")
 
 ACCESS_LEVELS = ("public", "internal", "restricted")
 
@@ -59,7 +62,7 @@ class LayerRecord(Base):
     title_en: Mapped[str] = mapped_column(Text)
     abstract_vi: Mapped[str] = mapped_column(Text)
     abstract_en: Mapped[str] = mapped_column(Text)
-    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
     owner_agency: Mapped[str] = mapped_column(Text)
     owner_agency_en: Mapped[str] = mapped_column(Text)
     licence: Mapped[str] = mapped_column(Text)
@@ -68,8 +71,8 @@ class LayerRecord(Base):
     update_frequency: Mapped[str] = mapped_column(String(32))
     geometry_type: Mapped[str | None] = mapped_column(String(32))
     natural_key: Mapped[str] = mapped_column(String(63))
-    required_columns: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    feature_count: Mapped[int] = mapped_column(Integer, default=0)
+    required_columns: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
+    feature_count: Mapped[int] = mapped_column(Integer, server_default="0")
     extent: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
     last_updated: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
@@ -121,13 +124,13 @@ class Problem(Base):
     summary_en: Mapped[str | None] = mapped_column(Text)
     lead_agency_vi: Mapped[str] = mapped_column(Text)
     lead_agency_en: Mapped[str | None] = mapped_column(Text)
-    partner_agencies_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    outputs_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    metrics_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    milestones_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    partner_agencies_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
+    outputs_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
+    metrics_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
+    milestones_vi: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
     basis_vi: Mapped[str | None] = mapped_column(Text)
     source_document: Mapped[str] = mapped_column(Text)
-    themes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    themes: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
     __table_args__ = (UniqueConstraint("year", "number", name="problems_year_number"),)
 
 
@@ -140,7 +143,7 @@ class PilotSite(Base):
     name_vi: Mapped[str] = mapped_column(Text)
     name_en: Mapped[str] = mapped_column(Text)
     agency_vi: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16), server_default="planned")
     start_date: Mapped[dt.date | None] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
     description_vi: Mapped[str | None] = mapped_column(Text)
@@ -208,7 +211,7 @@ class BorderGate(Base):
     gate_type_vi: Mapped[str | None] = mapped_column(Text)
     mode: Mapped[str | None] = mapped_column(String(16))
     paired_gate_cn: Mapped[str | None] = mapped_column(Text)
-    landmarks: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    landmarks: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
     commune_code: Mapped[str | None] = mapped_column(String(8))
     location_accuracy: Mapped[str | None] = mapped_column(String(16))
     location_source: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,51 @@
+# Lạng Sơn SDI — `make run` serves the platform, `make test` runs the tests.
+# Both set up everything first: OS packages (PostgreSQL + PostGIS) when missing, a .venv
+# with the project, the embedded PostGIS cluster under .sdi/, migrations, bundled data.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: run test setup system-deps venv up serve db-stop lint bench clean
+
+run: setup up serve
+
+test: setup up
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: system-deps venv
+
+system-deps:
+	@scripts/system-deps.sh
+
+venv: $(STAMP)
+
+$(STAMP):
+	@PY="$${PYTHON:-$$(scripts/find-python.sh)}" || exit 1; \
+	  if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	    echo "Tạo môi trường / creating $(VENV) with $$PY"; rm -rf $(VENV); "$$PY" -m venv $(VENV); fi
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+up:
+	$(BIN)/sdi up
+
+serve:
+	$(BIN)/sdi serve
+
+db-stop:
+	$(BIN)/sdi db stop
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy sdi layers api
+
+bench: setup up
+	@scripts/system-deps.sh gdal-bin
+	$(BIN)/python benchmarks/load_bench.py
+
+clean:
+	-$(BIN)/sdi db stop
+	rm -rf $(VENV) .sdi

@@ -1,0 +1,88 @@
+"""The FastAPI application: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, text
+
+from api.errors import add_exception_handlers
+from layers.catalog import Layer, get_layer, load_catalog
+from sdi.database import make_engine, translate_db_errors
+from sdi.errors import DatabaseError
+from sdi.settings import Settings
+
+logger = logging.getLogger(__name__)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; the lifespan opens the database and loads the catalogue."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.settings = settings
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI",
+        version="0.1.0", lifespan=lifespan,
+        description="Nền tảng dữ liệu không gian dùng chung / the province's shared spatial data platform",
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    add_exception_handlers(app)
+    _routes(app)
+    return app
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def public_catalog(engine: Engine) -> dict[str, Layer]:
+    """The layers anonymous users may see (access control arrives with the OGC API)."""
+    with translate_db_errors():
+        return {k: v for k, v in load_catalog(engine).items() if v.access_level == "public"}
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing(request: Request, engine: EngineDep) -> HTMLResponse:
+        """Trang chủ / landing page."""
+        return templates.TemplateResponse(request, "landing.html", {"layers": public_catalog(engine).values()})
+
+    @app.get("/health")
+    def health(engine: EngineDep) -> JSONResponse:
+        """Tình trạng / health: the database answers and PostGIS is there."""
+        try:
+            with engine.connect() as conn:
+                postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+            raise DatabaseError("Cơ sở dữ liệu không phản hồi / database not reachable") from exc
+        return JSONResponse({"status": "ok", "database": "ok", "postgis": postgis})
+
+    @app.get("/layers")
+    def layers(engine: EngineDep) -> list[dict]:
+        """Danh mục lớp / the layer catalogue (public layers)."""
+        return [layer.model_dump(mode="json", exclude={"aliases", "required"})
+                for layer in public_catalog(engine).values()]
+
+    @app.get("/layers/{layer_id}")
+    def layer(layer_id: str, engine: EngineDep) -> dict:
+        """Một lớp / one layer's metadata."""
+        return get_layer(public_catalog(engine), layer_id).model_dump(mode="json", exclude={"aliases", "required"})

@@ -33,7 +33,7 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json", help="print JSON
     """Every layer with its feature count and metadata."""
     _, _, catalog = _context()
     if as_json:
-        console.print_json(json.dumps([layer.model_dump(mode="json") for layer in catalog.values()]))
+        typer.echo(json.dumps([layer.model_dump(mode="json") for layer in catalog.values()], ensure_ascii=False))
         return
     table = Table(title="Danh mục lớp dữ liệu / layer catalogue")
     for col in ("id", "tên / title", "đối tượng / features", "hình học / geometry", "truy cập / access",

@@ -131,3 +131,7 @@ def run() -> None:
     except SDIError as exc:
         err.print(f"[red]{exc.title}[/red]: {exc.detail}")
         sys.exit(2 if exc.status < 500 else 1)
+
+
+if __name__ == "__main__":
+    run()

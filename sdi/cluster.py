@@ -167,6 +167,15 @@ class Cluster:
 
     def _prepare_dirs(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        user = _server_user()
+        if user is not None and subprocess.run(  # noqa: S603
+            ["test", "-x", str(self.root)], user=user.pw_uid, check=False  # noqa: S607
+        ).returncode != 0:
+            raise ClusterError(
+                f"PostgreSQL chạy bằng tài khoản '{user.pw_name}' nhưng không vào được {self.root} / "
+                f"the server runs as '{user.pw_name}' and cannot reach {self.root}: make its parent "
+                "folders traversable (chmod o+x) or set SDI_STATE_DIR to another folder"
+            )
         for path in (self.pgdata, self.socket_dir):
             path.mkdir(mode=0o700, exist_ok=True)
             self._hand_over(path)

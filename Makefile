@@ -12,6 +12,7 @@ PYTEST_ARGS ?=
 run: setup up serve
 
 test: setup up
+	@scripts/system-deps.sh docker-compose || true  # for the compose check; optional off Debian
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: system-deps venv

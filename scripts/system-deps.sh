@@ -27,12 +27,12 @@ pkgs=()
 for pkg in "${need[@]}"; do
   if [ "$pkg" = postgis ]; then
     # The PostGIS package is named after the server's major version: install the server first.
-    $SUDO apt-get install -y -qq postgresql >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
     major=$(ls /usr/lib/postgresql | sort -n | tail -1)
     pkgs+=("postgresql-${major}-postgis-3")
   else
     pkgs+=("$pkg")
   fi
 done
-$SUDO apt-get install -y -qq "${pkgs[@]}" >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 have_postgis || { echo "PostGIS did not install" >&2; exit 1; }

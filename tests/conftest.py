@@ -1,0 +1,83 @@
+"""Shared fixtures: one real PostGIS database per test run.
+
+The database is ``SDI_TEST_DATABASE_URL`` when set; otherwise a fresh database
+``sdi_test_<pid>`` in the project's embedded cluster (started if needed), dropped at the
+end. No mocks: every test that touches data talks to PostGIS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from layers.catalog import Layer, load_catalog
+from sdi.bootstrap import prepare_database
+from sdi.cluster import Cluster, create_database, drop_database
+from sdi.settings import Settings
+
+#: Small enough to keep the suite quick, big enough to exercise batching.
+TEST_FOREST_TARGET = 2_000
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    external = os.environ.get("SDI_TEST_DATABASE_URL")
+    if external:
+        yield Settings(database_url=external, forest_sample_target=TEST_FOREST_TARGET)
+        return
+    base = Settings(database_url=None)
+    info = Cluster(base).ensure_running()
+    name = f"sdi_test_{os.getpid()}"
+    drop_database(info.url("postgres"), name)
+    create_database(info.url("postgres"), name)
+    yield Settings(database_url=info.url(name), forest_sample_target=TEST_FOREST_TARGET)
+    drop_database(info.url("postgres"), name)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = prepare_database(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded(engine: Engine, settings: Settings) -> dict:
+    """The bundled datasets, loaded once for the session."""
+    from layers.bundled import seed_bundled
+
+    return seed_bundled(engine, settings)
+
+
+@pytest.fixture()
+def catalog(engine: Engine, seeded: dict) -> dict[str, Layer]:
+    return load_catalog(engine)
+
+
+@pytest.fixture()
+def snapshot(engine: Engine):  # type: ignore[no-untyped-def]
+    """A fingerprint of a table's full contents, to prove a failed load changed nothing."""
+
+    def take(table: str) -> tuple[int, str]:
+        from sdi.models import Base
+
+        assert table in Base.metadata.tables  # identifiers only from the models
+        with engine.connect() as conn:
+            rows = conn.execute(text(f'SELECT t::text FROM "{table}" t ORDER BY 1')).scalars().all()  # noqa: S608
+            loads = conn.execute(text("SELECT count(*) FROM layer_loads")).scalar_one()
+            meta = conn.execute(text("SELECT feature_count, extent::text, last_updated::text FROM layers "
+                                     "WHERE table_name = :t").bindparams(t=table)).one()
+        digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+        return len(rows), f"{digest}:{loads}:{tuple(meta)}"
+
+    return take
+
+
+@pytest.fixture()
+def data_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "data"

@@ -18,7 +18,7 @@ import pandas as pd
 import psycopg
 import shapely
 from pyproj import CRS
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, Integer, insert
 
 from layers.catalog import FREQUENCY_DAYS, Layer, refresh_stats
 from layers.province import province_area, suggest_crs
@@ -218,9 +218,19 @@ def _dbf_truncated(name: str, writable: dict[str, str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _integers(frame: pd.DataFrame, layer: Layer) -> pd.DataFrame:
+    """Whole numbers read as floats (integer columns with gaps, spreadsheets' 2021.0) → integers."""
+    for column in frame.columns:
+        if isinstance(layer.sa_table.c[column].type, Integer) and pd.api.types.is_float_dtype(frame[column]):
+            values = frame[column]
+            if ((values.dropna() % 1) == 0).all():
+                frame[column] = values.astype("Int64")
+    return frame
+
+
 def _prepare(batch: Batch, layer: Layer, mapping: dict[str, str], source_crs: CRS | None,
              area: shapely.Geometry | None, report: ValidationReport) -> pd.DataFrame:
-    frame = batch.frame.rename(columns=mapping)[list(mapping.values())]
+    frame = _integers(batch.frame.rename(columns=mapping)[list(mapping.values())].copy(), layer)
     rows = np.arange(batch.first_row, batch.first_row + len(frame))
     keep = np.ones(len(frame), dtype=bool)
     for column in layer.required:

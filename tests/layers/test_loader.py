@@ -384,3 +384,15 @@ def test_multi_layer_file_needs_source_layer(load, tmp_path):
     with pytest.raises(InvalidInputError, match="--source-layer"):
         load("forest_plots", path)
     assert load("forest_plots", path, source_layer="second").counts.inserted == 3
+
+
+def test_integer_column_with_gaps_loads(load, engine, tmp_path):
+    # GDAL/Arrow hand integer columns with nulls to pandas as floats (2021.0): still integers.
+    frame = plots("GAPS")
+    frame["planted_year"] = [2021, None, 1999]
+    report = load("forest_plots", write(frame, tmp_path / "gaps.gpkg"))
+    assert report.committed
+    with engine.connect() as conn:
+        years = conn.execute(text("SELECT planted_year FROM forest_plots WHERE plot_code LIKE 'GAPS-%' "
+                                  "ORDER BY plot_code")).scalars().all()
+    assert years == [2021, None, 1999]

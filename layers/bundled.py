@@ -58,6 +58,29 @@ def _border_line(data: Path, settings: Settings) -> gpd.GeoDataFrame:
     )
 
 
+def _border_belt(data: Path, settings: Settings) -> gpd.GeoDataFrame:
+    """Illustrative border belt: the land within 1,000 m of the border, split by commune.
+
+    Decree 34/2014/NĐ-CP sets the belt at no more than 1,000 m from the border line; the
+    approved belt boundaries are not public, so this is a geometric stand-in, labelled as such.
+    """
+    width = 1000.0
+    line = gpd.read_file(data / BORDER).to_crs(9215)
+    communes = gpd.read_file(data / COMMUNES).to_crs(9215)
+    belt = shapely.union_all(line.geometry.values).buffer(width)
+    parts = communes.assign(geometry=communes.geometry.intersection(belt))
+    parts = parts[~parts.geometry.is_empty & (parts.geometry.area > 10_000)]
+    return gpd.GeoDataFrame(
+        {"code": "vdbg_" + parts["code"], "commune_code": parts["code"],
+         "name_vi": "Vành đai biên giới – " + parts["fullName"],
+         "name_en": "Border belt – " + parts["fullNameEn"].fillna(parts["fullName"]),
+         "width_m": width,
+         "basis": "Nghị định 34/2014/NĐ-CP; minh hoạ: vùng đệm 1.000 m của đường biên giới dẫn xuất "
+                  "/ illustrative 1,000 m buffer of the derived border line"},
+        geometry=parts.geometry.values, crs=parts.crs,
+    ).to_crs(4326)
+
+
 def _transport(data: Path, settings: Settings) -> gpd.GeoDataFrame:
     return gpd.read_file(data / "transport/langson_roads_railways_national.geojson")
 
@@ -105,6 +128,7 @@ BUNDLED: dict[str, tuple[list[str], Callable[[Path, Settings], pd.DataFrame]]] =
     "admin_units": ([COMMUNES, PROVINCE], _admin_units),
     "problems": (["seed/problems.yaml"], _problems),
     "border_line": ([BORDER], _border_line),
+    "border_belt": ([BORDER, COMMUNES], _border_belt),
     "transport_network": (["transport/langson_roads_railways_national.geojson"], _transport),
     "rivers": (["hydro/rivers_wdbii_gshhg_langson_region.geojson", PROVINCE], _rivers),
     "poi_osm": (["poi/langson_osm_poi_hotosm.geojson"], _poi),

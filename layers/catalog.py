@@ -22,6 +22,7 @@ from sdi.errors import NotFoundError
 from sdi.models import Base, LayerRecord
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
+AGENCIES_FILE = Path(__file__).with_name("agencies.yaml")
 
 AccessLevel = Literal["public", "internal", "restricted"]
 UpdateFrequency = Literal[
@@ -46,6 +47,7 @@ class LayerSpec(BaseModel):
     abstract_vi: str
     abstract_en: str
     keywords: list[str] = []
+    owner: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
     owner_agency: str
     owner_agency_en: str
     licence: str
@@ -80,11 +82,27 @@ class Layer(LayerSpec):
         return [c.name for c in self.sa_table.columns if c.computed is None]
 
 
+class Agency(BaseModel):
+    """An agency that owns layers and holds API keys."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
+    name_vi: str
+    name_en: str
+
+
+def read_agencies(path: Path = AGENCIES_FILE) -> dict[str, Agency]:
+    """The agencies of ``agencies.yaml`` by code."""
+    return {a.code: a for a in (Agency.model_validate(e) for e in yaml.safe_load(path.read_text(encoding="utf-8")))}
+
+
 def read_specs(path: Path = CATALOG_FILE) -> dict[str, LayerSpec]:
     """Parse and check ``catalog.yaml``."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     specs = [LayerSpec.model_validate(entry) for entry in entries]
+    agencies = read_agencies()
     for spec in specs:
+        if spec.owner not in agencies:
+            raise ValueError(f"catalog entry {spec.id}: unknown owner agency {spec.owner!r}")
         table = Base.metadata.tables.get(spec.table)
         if table is None:
             raise ValueError(f"catalog entry {spec.id}: no table {spec.table} in sdi.models")
@@ -101,7 +119,7 @@ def sync_catalog(conn: Connection, specs: dict[str, LayerSpec]) -> None:
             "id": spec.id, "table_name": spec.table, "title_vi": spec.title_vi,
             "title_en": spec.title_en, "abstract_vi": spec.abstract_vi,
             "abstract_en": spec.abstract_en, "keywords": spec.keywords,
-            "owner_agency": spec.owner_agency, "owner_agency_en": spec.owner_agency_en,
+            "owner": spec.owner, "owner_agency": spec.owner_agency, "owner_agency_en": spec.owner_agency_en,
             "licence": spec.licence, "attribution": spec.attribution,
             "access_level": spec.access_level, "update_frequency": spec.update_frequency,
             "geometry_type": ",".join(spec.geometry) or None,
@@ -126,7 +144,7 @@ def load_catalog(engine: Engine | Connection, specs: dict[str, LayerSpec] | None
         base.update(
             id=row.id, table=row.table_name, title_vi=row.title_vi, title_en=row.title_en,
             abstract_vi=row.abstract_vi, abstract_en=row.abstract_en, keywords=row.keywords,
-            owner_agency=row.owner_agency, owner_agency_en=row.owner_agency_en,
+            owner=row.owner, owner_agency=row.owner_agency, owner_agency_en=row.owner_agency_en,
             licence=row.licence, attribution=row.attribution, access_level=row.access_level,
             update_frequency=row.update_frequency, natural_key=row.natural_key,
             required=row.required_columns, feature_count=row.feature_count,

@@ -35,6 +35,8 @@ AREA_SRID = 9215
 _EMPTY = text("'{}'::text[]")
 
 ACCESS_LEVELS = ("public", "internal", "restricted")
+#: agency: staff of one agency; border: border security (reads restricted layers); admin: all.
+ROLES = ("agency", "border", "admin")
 
 
 def _geom_check(column: str, *types: str) -> CheckConstraint:
@@ -63,6 +65,8 @@ class LayerRecord(Base):
     abstract_vi: Mapped[str] = mapped_column(Text)
     abstract_en: Mapped[str] = mapped_column(Text)
     keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
+    #: code of the owning agency (``layers/agencies.yaml``): its staff may edit the layer.
+    owner: Mapped[str] = mapped_column(String(32), server_default="")
     owner_agency: Mapped[str] = mapped_column(Text)
     owner_agency_en: Mapped[str] = mapped_column(Text)
     licence: Mapped[str] = mapped_column(Text)
@@ -273,3 +277,49 @@ class PointOfInterest(Base):
     opening_hours: Mapped[str | None] = mapped_column(Text)
     commune_code: Mapped[str | None] = mapped_column(String(8))
     geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+
+class BorderBelt(Base):
+    """The border belt (vành đai biên giới, Decree 34/2014/NĐ-CP): restricted to border security."""
+
+    __tablename__ = "border_belt"
+    code: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    width_m: Mapped[float] = mapped_column(Float)
+    commune_code: Mapped[str | None] = mapped_column(String(8))
+    basis: Mapped[str | None] = mapped_column(Text)
+    area_ha: Mapped[float] = mapped_column(Float, _area_ha(), nullable=True)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+
+
+class ApiKey(Base):
+    """A credential for the API: only a SHA-256 digest of the secret is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    agency: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    #: the key's public prefix (``sdi_xxxxxxxx``) for lookup and display; never the secret.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role_known"),)
+
+
+class AccessLogEntry(Base):
+    """Audit log: every read of a restricted layer and every edit, with who and what."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    key_name: Mapped[str | None] = mapped_column(String(128))
+    layer_id: Mapped[str] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)

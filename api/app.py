@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 
 from api.errors import add_exception_handlers
+from api.ogc.config import OGC_PATH
+from api.ogc.lazy import LazyGateway
 from layers.catalog import Layer, get_layer, load_catalog
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import DatabaseError
@@ -33,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.settings = settings
+        gateway.bind(settings, engine)
         yield
         engine.dispose()
 
@@ -42,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Nền tảng dữ liệu không gian dùng chung / the province's shared spatial data platform",
     )
     app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+                       expose_headers=["*"])
+    gateway = LazyGateway()
+    app.mount(OGC_PATH, gateway, name="ogc")
     add_exception_handlers(app)
     _routes(app)
     return app

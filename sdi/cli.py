@@ -18,6 +18,8 @@ app = typer.Typer(help="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn /
 db_app = typer.Typer(help="Cơ sở dữ liệu PostGIS / the PostGIS database", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
+users_app = typer.Typer(help="Khoá truy cập API / API keys of agency staff", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("sdi")
@@ -110,6 +112,52 @@ def db_migrate() -> None:
 
     prepare_database(settings())
     console.print("Lược đồ đã cập nhật / schema up to date")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="who holds the key, e.g. nguyen.van.a@kiemlam")],
+    agency: Annotated[str, typer.Option(help="agency code (layers/agencies.yaml), e.g. kiemlam, bdbp")],
+    role: Annotated[str, typer.Option(help="agency | border | admin")] = "agency",
+) -> None:
+    """Create an API key; it is printed once, only its digest is stored."""
+    from sdi.access import add_key
+    from sdi.database import make_engine, translate_db_errors
+
+    with translate_db_errors():
+        key = add_key(make_engine(settings()), name, agency, role)
+    err.print(f"Khoá cho / key for {name} ({agency}, {role}); lưu lại ngay, không hiển thị lại / "
+              "store it now, it is not shown again:")
+    print(key)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List keys (names, agencies, roles, prefixes; never secrets)."""
+    from rich.table import Table
+
+    from sdi.access import list_keys
+    from sdi.database import make_engine, translate_db_errors
+
+    with translate_db_errors():
+        keys = list_keys(make_engine(settings()))
+    table = Table("name", "agency", "role", "prefix", "created", "last used", "revoked")
+    for k in keys:
+        table.add_row(k.name, k.agency, k.role, f"sdi_{k.prefix}_…", f"{k.created_at:%Y-%m-%d %H:%M}",
+                      f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "—",
+                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+    console.print(table)
+
+
+@users_app.command("revoke")
+def users_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
+    """Revoke a key: it stops working at once."""
+    from sdi.access import revoke_key
+    from sdi.database import make_engine, translate_db_errors
+
+    with translate_db_errors():
+        revoke_key(make_engine(settings()), name)
+    console.print(f"Đã thu hồi / revoked: {name}")
 
 
 def _embedded_only() -> Settings:

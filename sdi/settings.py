@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: The address clients use to reach the server (behind a proxy: its public URL).
+    public_url: str | None = Field(default=None, description="default: http://{host}:{port}")
+    #: OGC API items: page size by default and at most (QGIS and GDAL page by the maximum).
+    ogc_default_items: int = Field(default=100, gt=0)
+    ogc_max_items: int = Field(default=10_000, gt=0)
+    #: Layers with more features than this skip the exact COUNT on each page (numberMatched).
+    ogc_count_threshold: int = Field(default=20_000, ge=0)
+    #: Largest request body accepted by the OGC API (features created or replaced, CQL2 JSON).
+    ogc_max_body_bytes: int = Field(default=16 * 1024**2, gt=0)
     #: Files larger than this are refused before any byte is parsed.
     max_load_bytes: int = Field(default=4 * 1024**3, gt=0)
     #: Features read per batch: bounds memory whatever the file size.
@@ -55,6 +64,10 @@ class Settings(BaseSettings):
         if not value.startswith("postgresql+psycopg://"):
             raise ValueError("SDI_DATABASE_URL must be a postgresql:// URL")
         return value
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def embedded(self) -> bool:

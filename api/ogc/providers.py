@@ -1,0 +1,306 @@
+"""pygeoapi providers: its PostgreSQL and MVT providers, with what they lack here.
+
+- ``FeatureProvider``: psycopg 3 engine; array columns typed as arrays in queryables;
+  unknown properties and malformed filters are a 400, not a 500; writes (OGC API – Features
+  Part 4) go through the loaders' validation (``layers.loader.load_frame``), so an edit is
+  checked exactly like a file load (geometry, province, required columns, keys).
+- ``TileProvider``: the MVT provider puts every column of every feature in every tile, with
+  no simplification. Big layers get, below zoom ``DETAIL_ZOOM``, simplified geometry, no
+  features smaller than a pixel and only a few properties, so low zooms stay fast.
+- ``CatalogueProvider``: OGC API – Records over the ``layers`` catalogue. pygeoapi's record
+  providers are TinyDB and Elasticsearch only; the catalogue lives in PostGIS and is a
+  dozen rows, so this one is written by hand and filters in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from geoalchemy2.functions import (
+    ST_Area,
+    ST_AsMVT,
+    ST_AsMVTGeom,
+    ST_Simplify,
+    ST_Transform,
+)
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderInvalidDataError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+    ProviderQueryError,
+)
+from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
+from pygeoapi.provider.sql import PostgreSQLProvider
+from pygeoapi.provider.tile import ProviderTileNotFoundError
+from sqlalchemy import delete, literal, select
+from sqlalchemy.orm import Session
+
+from api.ogc import runtime
+from sdi.errors import SDIError, ValidationFailedError
+
+logger = logging.getLogger(__name__)
+
+#: From this zoom on, big layers get full detail and every property in their tiles.
+DETAIL_ZOOM = 12
+#: Properties kept in low-zoom tiles of big layers (besides the id).
+LOW_ZOOM_PROPERTIES = ("forest_type", "commune_code", "name_vi", "name", "category", "status")
+WEB_MERCATOR_WIDTH = 40_075_016.686
+
+
+class FeatureProvider(PostgreSQLProvider):
+    """pygeoapi's PostgreSQL provider, hardened (see the module docstring)."""
+
+    def __init__(self, provider_def: dict) -> None:
+        self.sdi_layer = provider_def["sdi_layer"]
+        super().__init__(provider_def)
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            super().get_fields()
+            for column in self.table_model.__table__.columns:
+                name = str(column.name)
+                if name not in self._fields:
+                    continue
+                if getattr(column.type, "item_type", None) is not None:  # ARRAY
+                    self._fields[name] = {"type": "array", "items": {"type": "string"}}
+                if column.computed is not None:
+                    self._fields[name]["readOnly"] = True
+                self._fields[name] = {k: v for k, v in self._fields[name].items() if v is not None}
+        return self._fields
+
+    def query(self, **kwargs: Any) -> dict:
+        for sort in kwargs.get("sortby") or []:
+            if sort["property"] not in self.fields:
+                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property in sortby: {sort['property']}")
+        for name in kwargs.get("select_properties") or []:
+            if name not in self.fields:
+                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {name}")
+        return super().query(**kwargs)
+
+    def _get_cql_filters(self, filterq: Any) -> Any:
+        if not filterq:
+            return True
+        try:
+            return super()._get_cql_filters(filterq)
+        except KeyError as exc:
+            raise ProviderInvalidQueryError(
+                f"Bộ lọc dùng thuộc tính không có / filter uses an unknown property: {exc.args[0]}; "
+                f"queryables: {', '.join(sorted(self.fields))}") from exc
+        except (ValueError, TypeError, NotImplementedError, AttributeError) as exc:
+            raise ProviderInvalidQueryError(f"Bộ lọc không hợp lệ / invalid filter: {exc}") from exc
+
+    def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
+        column = self.table_model.__table__.columns[self.id_field]
+        try:
+            identifier = column.type.python_type(identifier)
+        except (TypeError, ValueError) as exc:
+            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}") from exc
+        return super().get(identifier, crs_transform_spec, **kwargs)
+
+    # --- Part 4: create, replace, update, delete through the loaders' checks -------------
+
+    def create(self, item: str | bytes) -> Any:
+        return self._write(item, None, if_exists="fail")
+
+    def update(self, identifier: Any, item: str | bytes) -> bool:
+        self._write(item, identifier, if_exists="upsert")
+        return True
+
+    def delete(self, identifier: Any) -> bool:
+        layer = runtime.layer(self.sdi_layer)
+        column = self.table_model.__table__.columns[self.id_field]
+        try:
+            identifier = column.type.python_type(identifier)
+        except (TypeError, ValueError) as exc:
+            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}") from exc
+        engine = runtime.engine()
+        with Session(engine) as session:
+            deleted = session.execute(delete(self.table_model).where(column == identifier)).rowcount
+            session.commit()
+        if not deleted:
+            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}")
+        from layers.catalog import refresh_stats
+
+        with engine.begin() as conn:
+            refresh_stats(conn, layer)
+        return True
+
+    def _write(self, item: str | bytes, identifier: Any, if_exists: str) -> Any:
+        from layers.loader import load_frame
+
+        layer = runtime.layer(self.sdi_layer)
+        try:
+            feature = json.loads(item)
+        except (TypeError, ValueError) as exc:
+            raise ProviderInvalidDataError(f"JSON không hợp lệ / invalid JSON: {exc}") from exc
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise ProviderInvalidDataError("Cần một GeoJSON Feature / expected one GeoJSON Feature")
+        props = dict(feature.get("properties") or {})
+        key = layer.natural_key
+        if identifier is not None:
+            props[key] = identifier
+        elif key not in props and feature.get("id") is not None:
+            props[key] = feature["id"]
+        try:
+            geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+            raise ProviderInvalidDataError(f"Hình học không hợp lệ / invalid geometry: {exc}") from exc
+        if layer.has_geometry and geometry is None:
+            raise ProviderInvalidDataError("Thiếu hình học / the feature has no geometry")
+        frame = gpd.GeoDataFrame([props], geometry=[geometry], crs="OGC:CRS84") if layer.has_geometry \
+            else gpd.pd.DataFrame([props])
+        try:
+            load_frame(frame, layer, engine=runtime.engine(), settings=runtime.settings(),
+                       source=f"OGC API ({runtime.caller_label()})", if_exists=if_exists)
+        except ValidationFailedError as exc:
+            problems = "; ".join(f"{i.code}: {i.message}" for i in exc.report.issues if i.severity == "error")
+            raise ProviderInvalidDataError(f"{exc.detail} {problems}".strip()) from exc
+        except SDIError as exc:
+            if exc.status >= 500:
+                raise ProviderQueryError("Lỗi cơ sở dữ liệu / database error") from exc
+            raise ProviderInvalidDataError(exc.detail) from exc
+        return props.get(key)
+
+
+class TileProvider(MVTPostgreSQLProvider):
+    """pygeoapi's MVT provider with generalised, property-trimmed low zooms for big layers."""
+
+    def __init__(self, provider_def: dict) -> None:
+        self.sdi_big = bool(provider_def.get("sdi_big"))
+        super().__init__(provider_def)
+
+    def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None, y: Any = None,
+                  x: Any = None, format_: str | None = None) -> bytes | None:
+        z, y, x = map(int, [z, y, x])
+        if not self.sdi_big or z >= DETAIL_ZOOM:
+            return super().get_tiles(layer, tileset, z, y, x, format_)
+        [scheme] = [s for s in self.get_tiling_schemes() if tileset == s.tileMatrixSet]
+        if not self.is_in_limits(scheme, z, x, y):
+            raise ProviderTileNotFoundError
+        pixel = WEB_MERCATOR_WIDTH / (256 * 2**z)  # metres per pixel at this zoom
+        envelope = self.get_envelope(z, y, x, tileset)
+        geom = getattr(self.table_model, self.geom)
+        merc = ST_Transform(geom, 3857)
+        keep = [c for c in LOW_ZOOM_PROPERTIES if c in self.fields]
+        columns = [self.fields[self.id_field], *(self.fields[c] for c in keep if c != self.id_field)]
+        mvtgeom = ST_AsMVTGeom(ST_Simplify(merc, pixel / 2, True), envelope).label("mvtgeom")
+        rows = (
+            select(mvtgeom, *columns)
+            .where(geom.intersects(ST_Transform(envelope, 4326)))
+            .where(ST_Area(merc) > literal(pixel * pixel))  # sub-pixel polygons vanish
+            .cte("mvtrow")
+        )
+        query = select(ST_AsMVT(rows.table_valued(), layer))
+        with Session(self._engine) as session:
+            return bytes(session.execute(query).scalar()) or None
+
+
+class CatalogueProvider(BaseProvider):
+    """OGC API – Records over the layer catalogue (only the layers the caller may see)."""
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.visible = set(provider_def.get("sdi_visible", []))
+        self._fields = {
+            "type": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+            "keywords": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
+            "access_level": {"type": "string"}, "update_frequency": {"type": "string"},
+            "updated": {"type": "string", "format": "date-time"}, "license": {"type": "string"},
+        }
+
+    def get_fields(self) -> dict:
+        return self._fields
+
+    def _records(self) -> list[dict]:
+        catalog = runtime.catalog()
+        return [record(catalog[i]) for i in sorted(self.visible) if i in catalog]
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, **kwargs: Any) -> dict:
+        if filterq is not None:
+            raise ProviderInvalidQueryError("Danh mục chưa hỗ trợ filter; dùng q, bbox hoặc thuộc tính / "
+                                            "the catalogue supports q, bbox and property filters, not filter")
+        records = self._records()
+        if q:
+            terms = [_fold(t) for t in q.replace(",", " ").split() if t]
+            records = [r for r in records if all(t in _fold(_text(r)) for t in terms)]
+        if bbox:
+            box = shapely.box(*bbox[:4])
+            records = [r for r in records if shapely.geometry.shape(r["geometry"]).intersects(box)]
+        for name, value in properties or []:
+            if name not in self._fields:
+                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {name}")
+            records = [r for r in records if str(r["properties"].get(name)) == str(value)]
+        for sort in reversed(sortby or []):
+            if sort["property"] not in self._fields:
+                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {sort['property']}")
+            records.sort(key=lambda r, p=sort["property"]: str(r["properties"].get(p) or ""),
+                         reverse=sort["order"] == "-")
+        matched = len(records)
+        page = [] if resulttype == "hits" else records[offset:offset + limit]
+        if skip_geometry:
+            page = [{**r, "geometry": None} for r in page]
+        return {"type": "FeatureCollection", "features": page, "numberMatched": matched,
+                "numberReturned": len(page)}
+
+    def get(self, identifier: str, **kwargs: Any) -> dict:
+        for r in self._records():
+            if r["id"] == identifier:
+                return r
+        raise ProviderItemNotFoundError(f"Không có bản ghi / no such record: {identifier}")
+
+
+def record(layer: Any) -> dict:
+    """One catalogue record (OGC API – Records core properties) for ``layer``."""
+    ext = layer.extent or [106.0, 21.3, 107.4, 22.5]
+    base = runtime.settings().base_url
+    return {
+        "id": layer.id,
+        "type": "Feature",
+        "conformsTo": ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"],
+        "geometry": shapely.geometry.mapping(shapely.box(*ext)),
+        "properties": {
+            "type": "dataset",
+            "title": f"{layer.title_vi} / {layer.title_en}",
+            "description": f"{layer.abstract_vi}\n\n{layer.abstract_en}",
+            "keywords": layer.keywords,
+            "language": {"code": "vi"},
+            "owner": f"{layer.owner_agency} / {layer.owner_agency_en}",
+            "contacts": [{"organization": layer.owner_agency, "roles": ["owner"]}],
+            "license": layer.licence,
+            "rights": layer.attribution,
+            "access_level": layer.access_level,
+            "update_frequency": layer.update_frequency,
+            "updated": layer.last_updated.isoformat() if layer.last_updated else None,
+            "feature_count": layer.feature_count,
+            "geometry_type": ",".join(layer.geometry) or None,
+        },
+        "links": [
+            {"rel": "item", "type": "application/geo+json", "title": "Đối tượng / features",
+             "href": f"{base}/ogc/collections/{layer.id}/items"},
+            {"rel": "describedby", "type": "application/json", "title": "Siêu dữ liệu / metadata",
+             "href": f"{base}/layers/{layer.id}"},
+        ],
+    }
+
+
+def _text(rec: dict) -> str:
+    p = rec["properties"]
+    return " ".join([rec["id"], p["title"], p["description"], " ".join(p["keywords"]), p["owner"]])
+
+
+def _fold(text: str) -> str:
+    """Lower-case without diacritics, so "huu nghi" finds "Hữu Nghị" (đ → d as well)."""
+    import unicodedata
+
+    text = text.lower().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+

@@ -1,0 +1,143 @@
+"""Who may see and edit what: the one place the access rule lives.
+
+Every door (the OGC API, tiles, the catalogue, exports, the OpenAPI document, the QGIS
+project) asks ``visible`` and ``can_edit`` here, through ``Principal``; nothing else decides.
+
+- ``public`` layers: everyone, anonymous included.
+- ``internal`` layers: anyone with a valid key (staff of any agency).
+- ``restricted`` layers: admins, border security, and staff of the owning agency; for
+  everyone else the layer does not exist (the API answers 404, never 403).
+- Editing: admins, and staff (any role) of the layer's owning agency.
+
+Keys look like ``sdi_<prefix>_<secret>``: the prefix finds the row, only a SHA-256 digest
+of the whole key is stored (keys are 256-bit random tokens, so a fast digest is the right
+tool, as for GitHub or Stripe tokens; password hashes are for low-entropy secrets), and the
+comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sdi.errors import InvalidInputError, NotFoundError
+from sdi.models import ROLES, ApiKey
+
+if TYPE_CHECKING:
+    from layers.catalog import LayerSpec
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: anonymous, or the holder of one API key."""
+
+    key_id: int | None = None
+    name: str | None = None
+    agency: str | None = None
+    role: str | None = None  # None: anonymous
+
+    @property
+    def anonymous(self) -> bool:
+        return self.role is None
+
+    @property
+    def label(self) -> str:
+        return "anonymous" if self.anonymous else f"{self.name} ({self.agency}, {self.role})"
+
+
+ANONYMOUS = Principal()
+
+
+def visible(layer: LayerSpec, who: Principal) -> bool:
+    """May ``who`` know that ``layer`` exists and read it?"""
+    if layer.access_level == "public":
+        return True
+    if who.anonymous:
+        return False
+    if layer.access_level == "internal":
+        return True
+    return who.role in ("admin", "border") or who.agency == layer.owner
+
+
+def can_edit(layer: LayerSpec, who: Principal) -> bool:
+    """May ``who`` create, replace, update and delete features of ``layer``?"""
+    if who.anonymous or not visible(layer, who):
+        return False
+    return who.role == "admin" or who.agency == layer.owner
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _split(key: str) -> str | None:
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != "sdi" or len(parts[1]) != 8 or len(parts[2]) < 32:
+        return None
+    return parts[1]
+
+
+def authenticate(engine: Engine, key: str | None) -> Principal | None:
+    """The principal holding ``key``; ANONYMOUS without one; None for a wrong or revoked key."""
+    if not key:
+        return ANONYMOUS
+    prefix = _split(key.strip())
+    if prefix is None:
+        return None
+    with Session(engine) as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_sha256,
+                                                                                _digest(key.strip())):
+            return None
+        now = dt.datetime.now(dt.UTC)
+        if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
+            session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+            session.commit()
+        return Principal(key_id=row.id, name=row.name, agency=row.agency, role=row.role)
+
+
+def add_key(engine: Engine, name: str, agency: str, role: str = "agency") -> str:
+    """Create a key and return it; it is shown once and only its digest is kept."""
+    from layers.catalog import read_agencies
+
+    agencies = read_agencies()
+    if agency not in agencies:
+        raise InvalidInputError(f"Cơ quan không rõ / unknown agency {agency!r}; known: {', '.join(sorted(agencies))}")
+    if role not in ROLES:
+        raise InvalidInputError(f"Vai trò không rõ / unknown role {role!r}; known: {', '.join(ROLES)}")
+    if not name.strip() or len(name) > 128:
+        raise InvalidInputError("Tên khoá phải có 1–128 ký tự / key name must be 1–128 characters")
+    prefix = secrets.token_hex(4)
+    key = f"sdi_{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
+    with Session(engine) as session:
+        session.add(ApiKey(name=name.strip(), agency=agency, role=role, prefix=prefix, secret_sha256=_digest(key)))
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            raise InvalidInputError(f"Đã có khoá tên / a key named {name!r} already exists") from exc
+    return key
+
+
+def list_keys(engine: Engine) -> list[ApiKey]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_key(engine: Engine, name: str) -> None:
+    """Revoke the key called ``name``; it stops working on the next request."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+        )
+        session.commit()
+    if result.rowcount == 0:
+        raise NotFoundError(f"Không có khoá đang hoạt động tên / no active key named {name!r}")

@@ -56,7 +56,7 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
             "storage_crs": CRS84,
             "sdi_layer": layer.id,
             "sdi_big": big,
-            "options": {**common["options"], "zoom": {"min": 0, "max": 22}, "schemes": ["WebMercatorQuad"]},
+            "options": {**common["options"], "zoom": {"min": 0, "max": 22}},
             "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
         })
     return {

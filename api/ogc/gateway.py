@@ -314,12 +314,41 @@ def _install_view_executor(pga: Any) -> None:
             runtime.set_caller(who.label)
             return api_function(api, api_request, *a)
 
-        response = await original(in_worker, request, *args, skip_valid_check=skip_valid_check,
-                                  alternative_api=view.api)
+        try:
+            response = await original(in_worker, request, *args, skip_valid_check=skip_valid_check,
+                                      alternative_api=view.api)
+        except Exception:  # noqa: BLE001 - a failure inside pygeoapi: log it, tell no details
+            logger.exception("pygeoapi failed on %s", request.url.path)
+            return problem(500, _TITLES[500], "Lỗi phía máy chủ / server error; see the server log",
+                           request.url.path)
         return _fix_response(response, request, args)
 
     pga.execute_from_starlette = execute_for_view
+    _declare_filtering()
+    # pygeoapi logs every 4xx as an error with a traceback; the gateway logs real failures.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("pygeoapi").setLevel(logging.CRITICAL)
     _installed = True
+
+
+#: Features Part 3 and CQL2 classes pygeoapi implements (through pygeofilter and its
+#: PostgreSQL provider) but does not declare. QGIS sends filters to the server only when
+#: ``filter``, ``features-filter``, ``cql2-text`` and ``basic-cql2`` are all declared; the
+#: tests prove each of these against the running server.
+EXTRA_FEATURES_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+]
+
+
+def _declare_filtering() -> None:
+    from pygeoapi.api import itemtypes
+
+    for uri in EXTRA_FEATURES_CONFORMANCE:
+        if uri not in itemtypes.CONFORMANCE_CLASSES_FEATURES:
+            itemtypes.CONFORMANCE_CLASSES_FEATURES.append(uri)
 
 
 def _fix_response(response: Response, request: Request, args: tuple) -> Response:

@@ -76,30 +76,37 @@ class FeatureProvider(PostgreSQLProvider):
     def query(self, **kwargs: Any) -> dict:
         for sort in kwargs.get("sortby") or []:
             if sort["property"] not in self.fields:
-                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property in sortby: {sort['property']}")
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property in sortby: {sort['property']}")
         for name in kwargs.get("select_properties") or []:
             if name not in self.fields:
-                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {name}")
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {name}")
         return super().query(**kwargs)
 
     def _get_cql_filters(self, filterq: Any) -> Any:
         if not filterq:
             return True
+        unknown = sorted(_attributes(filterq) - set(self.fields) - {self.geom})
+        if unknown:
+            raise ProviderInvalidQueryError(user_msg=
+                f"Bộ lọc dùng thuộc tính không có / filter uses unknown properties: {', '.join(unknown)}; "
+                f"queryables: {', '.join(sorted(self.fields))}")
+        _bbox_literals(filterq)
+        _srid_4326(filterq)
         try:
             return super()._get_cql_filters(filterq)
         except KeyError as exc:
-            raise ProviderInvalidQueryError(
+            raise ProviderInvalidQueryError(user_msg=
                 f"Bộ lọc dùng thuộc tính không có / filter uses an unknown property: {exc.args[0]}; "
                 f"queryables: {', '.join(sorted(self.fields))}") from exc
         except (ValueError, TypeError, NotImplementedError, AttributeError) as exc:
-            raise ProviderInvalidQueryError(f"Bộ lọc không hợp lệ / invalid filter: {exc}") from exc
+            raise ProviderInvalidQueryError(user_msg=f"Bộ lọc không hợp lệ / invalid filter: {exc}") from exc
 
     def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
         column = self.table_model.__table__.columns[self.id_field]
         try:
             identifier = column.type.python_type(identifier)
         except (TypeError, ValueError) as exc:
-            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}") from exc
+            raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}") from exc
         return super().get(identifier, crs_transform_spec, **kwargs)
 
     # --- Part 4: create, replace, update, delete through the loaders' checks -------------
@@ -117,13 +124,13 @@ class FeatureProvider(PostgreSQLProvider):
         try:
             identifier = column.type.python_type(identifier)
         except (TypeError, ValueError) as exc:
-            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}") from exc
+            raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}") from exc
         engine = runtime.engine()
         with Session(engine) as session:
             deleted = session.execute(delete(self.table_model).where(column == identifier)).rowcount
             session.commit()
         if not deleted:
-            raise ProviderItemNotFoundError(f"Không có đối tượng / no such item: {identifier}")
+            raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}")
         from layers.catalog import refresh_stats
 
         with engine.begin() as conn:
@@ -137,9 +144,9 @@ class FeatureProvider(PostgreSQLProvider):
         try:
             feature = json.loads(item)
         except (TypeError, ValueError) as exc:
-            raise ProviderInvalidDataError(f"JSON không hợp lệ / invalid JSON: {exc}") from exc
+            raise ProviderInvalidDataError(user_msg=f"JSON không hợp lệ / invalid JSON: {exc}") from exc
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise ProviderInvalidDataError("Cần một GeoJSON Feature / expected one GeoJSON Feature")
+            raise ProviderInvalidDataError(user_msg="Cần một GeoJSON Feature / expected one GeoJSON Feature")
         props = dict(feature.get("properties") or {})
         key = layer.natural_key
         if identifier is not None:
@@ -149,9 +156,9 @@ class FeatureProvider(PostgreSQLProvider):
         try:
             geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
-            raise ProviderInvalidDataError(f"Hình học không hợp lệ / invalid geometry: {exc}") from exc
+            raise ProviderInvalidDataError(user_msg=f"Hình học không hợp lệ / invalid geometry: {exc}") from exc
         if layer.has_geometry and geometry is None:
-            raise ProviderInvalidDataError("Thiếu hình học / the feature has no geometry")
+            raise ProviderInvalidDataError(user_msg="Thiếu hình học / the feature has no geometry")
         frame = gpd.GeoDataFrame([props], geometry=[geometry], crs="OGC:CRS84") if layer.has_geometry \
             else gpd.pd.DataFrame([props])
         try:
@@ -159,11 +166,11 @@ class FeatureProvider(PostgreSQLProvider):
                        source=f"OGC API ({runtime.caller_label()})", if_exists=if_exists)
         except ValidationFailedError as exc:
             problems = "; ".join(f"{i.code}: {i.message}" for i in exc.report.issues if i.severity == "error")
-            raise ProviderInvalidDataError(f"{exc.detail} {problems}".strip()) from exc
+            raise ProviderInvalidDataError(user_msg=f"{exc.detail} {problems}".strip()) from exc
         except SDIError as exc:
             if exc.status >= 500:
-                raise ProviderQueryError("Lỗi cơ sở dữ liệu / database error") from exc
-            raise ProviderInvalidDataError(exc.detail) from exc
+                raise ProviderQueryError(user_msg="Lỗi cơ sở dữ liệu / database error") from exc
+            raise ProviderInvalidDataError(user_msg=exc.detail) from exc
         return props.get(key)
 
 
@@ -225,7 +232,7 @@ class CatalogueProvider(BaseProvider):
               select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
               filterq: Any = None, **kwargs: Any) -> dict:
         if filterq is not None:
-            raise ProviderInvalidQueryError("Danh mục chưa hỗ trợ filter; dùng q, bbox hoặc thuộc tính / "
+            raise ProviderInvalidQueryError(user_msg="Danh mục chưa hỗ trợ filter; dùng q, bbox hoặc thuộc tính / "
                                             "the catalogue supports q, bbox and property filters, not filter")
         records = self._records()
         if q:
@@ -236,11 +243,11 @@ class CatalogueProvider(BaseProvider):
             records = [r for r in records if shapely.geometry.shape(r["geometry"]).intersects(box)]
         for name, value in properties or []:
             if name not in self._fields:
-                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {name}")
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {name}")
             records = [r for r in records if str(r["properties"].get(name)) == str(value)]
         for sort in reversed(sortby or []):
             if sort["property"] not in self._fields:
-                raise ProviderInvalidQueryError(f"Không có thuộc tính / unknown property: {sort['property']}")
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {sort['property']}")
             records.sort(key=lambda r, p=sort["property"]: str(r["properties"].get(p) or ""),
                          reverse=sort["order"] == "-")
         matched = len(records)
@@ -254,7 +261,62 @@ class CatalogueProvider(BaseProvider):
         for r in self._records():
             if r["id"] == identifier:
                 return r
-        raise ProviderItemNotFoundError(f"Không có bản ghi / no such record: {identifier}")
+        raise ProviderItemNotFoundError(user_msg=f"Không có bản ghi / no such record: {identifier}")
+
+
+def _bbox_literals(node: Any) -> None:
+    """CQL2's ``BBOX(minx, miny, maxx, maxy)`` literal: pygeofilter parses it as a function
+    call its SQL backend does not know; make it the polygon it stands for."""
+    import dataclasses
+
+    from pygeofilter import ast, values
+
+    if not dataclasses.is_dataclass(node):
+        return
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, ast.Function) and value.name.lower() == "bbox" and len(value.arguments) in (4, 6):
+            a = [float(v) for v in value.arguments]
+            box = shapely.box(a[0], a[1], a[2], a[3]) if len(a) == 4 else shapely.box(a[0], a[1], a[3], a[4])
+            setattr(node, f.name, values.Geometry({**shapely.geometry.mapping(box),
+                                                   "crs": {"properties": {"name": "urn:ogc:def:crs:EPSG::4326"}}}))
+        elif isinstance(value, list):
+            for item in value:
+                _bbox_literals(item)
+        else:
+            _bbox_literals(value)
+
+
+def _srid_4326(node: Any) -> None:
+    """Geometry literals arrive in CRS84 (pygeoapi transforms them to the storage CRS) and
+    pygeofilter writes that as ``SRID=CRS84``, which PostGIS cannot parse: CRS84 and
+    EPSG:4326 as PostGIS stores it are the same lon/lat coordinates, so say 4326."""
+    from pygeofilter import values
+
+    for sub in node.get_sub_nodes() if hasattr(node, "get_sub_nodes") else []:
+        for item in sub if isinstance(sub, list) else [sub]:
+            if isinstance(item, values.Geometry):
+                name = item.geometry.get("crs", {}).get("properties", {}).get("name", "")
+                if name.endswith("CRS84"):
+                    item.geometry["crs"] = {"properties": {"name": "urn:ogc:def:crs:EPSG::4326"}}
+            else:
+                _srid_4326(item)
+
+
+def _attributes(node: Any) -> set[str]:
+    """Every property name a parsed CQL2 filter refers to."""
+    from pygeofilter import ast
+
+    if isinstance(node, ast.Attribute):
+        return {node.name}
+    found: set[str] = set()
+    for sub in node.get_sub_nodes() if isinstance(node, ast.Node) else []:
+        if isinstance(sub, list):
+            for item in sub:
+                found |= _attributes(item)
+        else:
+            found |= _attributes(sub)
+    return found
 
 
 def record(layer: Any) -> dict:

@@ -55,6 +55,13 @@ def serve(
     """Serve the platform over HTTP (FastAPI + uvicorn)."""
     import uvicorn
 
+    import os
+
+    # The app factory reads Settings itself: pass the address on so links name the real port.
+    if host:
+        os.environ["SDI_HOST"] = host
+    if port:
+        os.environ["SDI_PORT"] = str(port)
     s = settings()
     console.print(f"Phục vụ tại / serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("api.app:create_app", factory=True, host=host or s.host, port=port or s.port,

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -81,3 +87,68 @@ def snapshot(engine: Engine):  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def data_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A real ``sdi serve`` (uvicorn) process on a free port, against the test database."""
+
+    url: str
+    proc: subprocess.Popen
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(settings: Settings, env: dict | None = None) -> LiveServer:
+    port = free_port()
+    env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING", **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return LiveServer(url, proc)
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start in 60 s")
+        time.sleep(0.3)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, seeded: dict) -> Iterator[LiveServer]:
+    """One real HTTP server for the session (OGC API clients: GDAL, OWSLib, QGIS)."""
+    server = start_server(settings)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def keys(engine: Engine, seeded: dict) -> dict[str, str]:
+    """API keys for each kind of caller (anonymous has none)."""
+    from sdi.access import add_key
+
+    run = os.getpid()
+    return {
+        "admin": add_key(engine, f"admin-{run}", "ubnd", "admin"),
+        "border": add_key(engine, f"border-guard-{run}", "bdbp", "border"),
+        "ranger": add_key(engine, f"ranger-{run}", "kiemlam", "agency"),
+        "planner": add_key(engine, f"planner-{run}", "skhcn", "agency"),
+    }

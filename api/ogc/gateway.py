@@ -287,8 +287,10 @@ def _pygeoapi_app(settings: Settings, config: dict) -> Any:
 
 
 def _write_private(path: Path, content: str) -> None:
-    path.write_text(content, encoding="utf-8")
-    path.chmod(0o600)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(content, encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)  # atomic: several servers (tests) may start at once
 
 
 _installed = False

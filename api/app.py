@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
     gateway = LazyGateway()
+    app.state.ogc = gateway  # .gateway: the OGCGateway, bound at start-up (identify, visible_layers)
     app.mount(OGC_PATH, gateway, name="ogc")
     add_exception_handlers(app)
     _routes(app)

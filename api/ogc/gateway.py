@@ -90,6 +90,13 @@ def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+def invalid_key(path: str) -> JSONResponse:
+    resp = problem(401, "Khoá không hợp lệ / invalid credentials",
+                   "Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked", path)
+    resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
+    return resp
+
+
 def api_key(request: Request) -> str | None:
     """The key the caller sent, if any."""
     if key := request.headers.get("x-api-key"):
@@ -158,6 +165,14 @@ class OGCGateway:
             self._views[key] = view
         return view
 
+    async def identify(self, request: Request) -> Principal | None:
+        """The caller of ``request``: ANONYMOUS without a key, None for a bad key."""
+        return await asyncio.to_thread(authenticate, self.engine, api_key(request))
+
+    def visible_layers(self, who: Principal) -> dict[str, Layer]:
+        """The layers ``who`` may see, for doors outside pygeoapi (QGIS project, TileJSON)."""
+        return {i: layer for i, layer in self.catalog().items() if visible(layer, who)}
+
     def _views_config_for_import(self) -> dict:
         return pygeoapi_config(self._catalog, self.settings, self.database, (), ())
 
@@ -170,12 +185,9 @@ class OGCGateway:
         request = Request(scope)
         path = scope["path"][len(scope.get("root_path", "")):] if scope["path"].startswith(
             scope.get("root_path", "")) else scope["path"]
-        who = await asyncio.to_thread(authenticate, self.engine, api_key(request))
+        who = await self.identify(request)
         if who is None:
-            resp = problem(401, "Khoá không hợp lệ / invalid credentials",
-                           "Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked", scope["path"])
-            resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
-            await resp(scope, receive, send)
+            await invalid_key(scope["path"])(scope, receive, send)
             return
         view = await asyncio.to_thread(self.view_for, who)
         match = _COLLECTION.match(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,9 @@ from sqlalchemy import Engine, text
 from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
-from layers.catalog import Layer, get_layer, load_catalog
+from layers.catalog import Layer, get_layer
 from sdi.database import make_engine, translate_db_errors
-from sdi.errors import DatabaseError
+from sdi.errors import DatabaseError, InvalidCredentialsError
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,17 +64,24 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def public_catalog(engine: Engine) -> dict[str, Layer]:
-    """The layers anonymous users may see (access control arrives with the OGC API)."""
+async def visible_catalog(request: Request) -> dict[str, Layer]:
+    """The layers the caller may see: the same rule and key handling as the OGC API."""
+    gateway = request.app.state.ogc.gateway
+    who = await gateway.identify(request)
+    if who is None:
+        raise InvalidCredentialsError("Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked")
     with translate_db_errors():
-        return {k: v for k, v in load_catalog(engine).items() if v.access_level == "public"}
+        return await asyncio.to_thread(gateway.visible_layers, who)
+
+
+VisibleCatalog = Annotated[dict[str, Layer], Depends(visible_catalog)]
 
 
 def _routes(app: FastAPI) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing(request: Request, engine: EngineDep) -> HTMLResponse:
+    def landing(request: Request, catalog: VisibleCatalog) -> HTMLResponse:
         """Trang chủ / landing page."""
-        return templates.TemplateResponse(request, "landing.html", {"layers": public_catalog(engine).values()})
+        return templates.TemplateResponse(request, "landing.html", {"layers": catalog.values()})
 
     @app.get("/health")
     def health(engine: EngineDep) -> JSONResponse:
@@ -86,12 +94,11 @@ def _routes(app: FastAPI) -> None:
         return JSONResponse({"status": "ok", "database": "ok", "postgis": postgis})
 
     @app.get("/layers")
-    def layers(engine: EngineDep) -> list[dict]:
-        """Danh mục lớp / the layer catalogue (public layers)."""
-        return [layer.model_dump(mode="json", exclude={"aliases", "required"})
-                for layer in public_catalog(engine).values()]
+    def layers(catalog: VisibleCatalog) -> list[dict]:
+        """Danh mục lớp / the layer catalogue (the layers the caller may see)."""
+        return [layer.model_dump(mode="json", exclude={"aliases", "required"}) for layer in catalog.values()]
 
     @app.get("/layers/{layer_id}")
-    def layer(layer_id: str, engine: EngineDep) -> dict:
+    def layer(layer_id: str, catalog: VisibleCatalog) -> dict:
         """Một lớp / one layer's metadata."""
-        return get_layer(public_catalog(engine), layer_id).model_dump(mode="json", exclude={"aliases", "required"})
+        return get_layer(catalog, layer_id).model_dump(mode="json", exclude={"aliases", "required"})

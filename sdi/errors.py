@@ -22,6 +22,11 @@ class NotFoundError(SDIError):
     title = "Không tìm thấy / Not found"
 
 
+class InvalidCredentialsError(SDIError):
+    status = 401
+    title = "Khoá không hợp lệ / Invalid credentials"
+
+
 class InvalidInputError(SDIError):
     status = 400
     title = "Dữ liệu không hợp lệ / Invalid input"

@@ -394,6 +394,7 @@ def _fix_response(response: Response, request: Request, args: tuple) -> Response
 _TITLES = {400: "Yêu cầu không hợp lệ / Bad request", 401: "Cần đăng nhập / Authentication required",
            403: "Không có quyền / Forbidden", 404: "Không tìm thấy / Not found",
            405: "Không cho phép / Method not allowed", 409: "Xung đột / Conflict",
+           422: "Dữ liệu không đạt kiểm tra / Unprocessable feature",
            413: "Yêu cầu quá lớn / Request too large", 500: "Lỗi hệ thống / Internal error",
            501: "Chưa hỗ trợ / Not implemented"}
 

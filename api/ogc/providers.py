@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import geopandas as gpd
@@ -50,6 +51,27 @@ DETAIL_ZOOM = 12
 #: Properties kept in low-zoom tiles of big layers (besides the id).
 LOW_ZOOM_PROPERTIES = ("forest_type", "commune_code", "name_vi", "name", "category", "status")
 WEB_MERCATOR_WIDTH = 40_075_016.686
+
+
+class InvalidFeatureError(ProviderInvalidDataError):
+    """A feature sent for writing failed the loaders' checks: 422 with the reasons."""
+
+    ogc_exception_code = "InvalidParameterValue"
+    http_status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class MalformedFeatureError(ProviderInvalidDataError):
+    """The request body is not one GeoJSON feature: 400."""
+
+    ogc_exception_code = "InvalidParameterValue"
+    http_status_code = HTTPStatus.BAD_REQUEST
+
+
+class FeatureExistsError(ProviderInvalidDataError):
+    """Creating a feature whose key is taken: 409 (use PUT to replace it)."""
+
+    ogc_exception_code = "Conflict"
+    http_status_code = HTTPStatus.CONFLICT
 
 
 class FeatureProvider(PostgreSQLProvider):
@@ -144,9 +166,10 @@ class FeatureProvider(PostgreSQLProvider):
         try:
             feature = json.loads(item)
         except (TypeError, ValueError) as exc:
-            raise ProviderInvalidDataError(user_msg=f"JSON không hợp lệ / invalid JSON: {exc}") from exc
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise ProviderInvalidDataError(user_msg="Cần một GeoJSON Feature / expected one GeoJSON Feature")
+            raise MalformedFeatureError(user_msg=f"JSON không hợp lệ / invalid JSON: {exc}") from exc
+        if not isinstance(feature, dict) or feature.get("type") != "Feature" or \
+                not isinstance(feature.get("properties") or {}, dict):
+            raise MalformedFeatureError(user_msg="Cần một GeoJSON Feature / expected one GeoJSON Feature")
         props = dict(feature.get("properties") or {})
         key = layer.natural_key
         if identifier is not None:
@@ -156,21 +179,23 @@ class FeatureProvider(PostgreSQLProvider):
         try:
             geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
-            raise ProviderInvalidDataError(user_msg=f"Hình học không hợp lệ / invalid geometry: {exc}") from exc
+            raise MalformedFeatureError(user_msg=f"Hình học không hợp lệ / invalid geometry: {exc}") from exc
         if layer.has_geometry and geometry is None:
-            raise ProviderInvalidDataError(user_msg="Thiếu hình học / the feature has no geometry")
+            raise InvalidFeatureError(user_msg="Thiếu hình học / the feature has no geometry")
         frame = gpd.GeoDataFrame([props], geometry=[geometry], crs="OGC:CRS84") if layer.has_geometry \
             else gpd.pd.DataFrame([props])
         try:
             load_frame(frame, layer, engine=runtime.engine(), settings=runtime.settings(),
                        source=f"OGC API ({runtime.caller_label()})", if_exists=if_exists)
         except ValidationFailedError as exc:
-            problems = "; ".join(f"{i.code}: {i.message}" for i in exc.report.issues if i.severity == "error")
-            raise ProviderInvalidDataError(user_msg=f"{exc.detail} {problems}".strip()) from exc
+            errors = [i for i in exc.report.issues if i.severity == "error"]
+            problems = "; ".join(f"{i.code}: {i.message}" for i in errors)
+            kind = FeatureExistsError if errors and all(i.code == "key_exists" for i in errors) else InvalidFeatureError
+            raise kind(user_msg=f"{exc.detail} {problems}".strip()) from exc
         except SDIError as exc:
             if exc.status >= 500:
                 raise ProviderQueryError(user_msg="Lỗi cơ sở dữ liệu / database error") from exc
-            raise ProviderInvalidDataError(user_msg=exc.detail) from exc
+            raise InvalidFeatureError(user_msg=exc.detail) from exc
         return props.get(key)
 
 

@@ -34,7 +34,8 @@ def test_landing_page_lists_layers_in_vietnamese_and_english(client, catalog):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "Hạ tầng dữ liệu không gian tỉnh Lạng Sơn" in r.text
     for layer in catalog.values():
-        assert escape(layer.title_vi) in r.text and escape(layer.title_en) in r.text
+        shown = escape(layer.title_vi) in r.text and escape(layer.title_en) in r.text
+        assert shown == (layer.access_level == "public"), layer.id  # anonymous: public layers only
 
 
 def test_layers_json_has_counts_and_metadata(client, catalog):

@@ -56,6 +56,8 @@ class LayerSpec(BaseModel):
     update_frequency: UpdateFrequency = "unknown"
     geometry: list[Literal["POINT", "MULTIPOLYGON", "MULTILINESTRING"]] = []
     natural_key: str
+    #: the date column that the OGC API's ``datetime`` parameter filters on
+    time_field: str | None = None
     required: list[str] = []
     aliases: dict[str, str] = {}
 
@@ -106,7 +108,8 @@ def read_specs(path: Path = CATALOG_FILE) -> dict[str, LayerSpec]:
         table = Base.metadata.tables.get(spec.table)
         if table is None:
             raise ValueError(f"catalog entry {spec.id}: no table {spec.table} in sdi.models")
-        unknown = {spec.natural_key, *spec.required} - set(table.columns.keys())
+        unknown = {spec.natural_key, *spec.required, *([spec.time_field] if spec.time_field else [])} - set(
+            table.columns.keys())
         if unknown:
             raise ValueError(f"catalog entry {spec.id}: unknown columns {sorted(unknown)}")
     return {spec.id: spec for spec in specs}

@@ -135,7 +135,8 @@ def stop_server(server: LiveServer) -> None:
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, seeded: dict) -> Iterator[LiveServer]:
     """One real HTTP server for the session (OGC API clients: GDAL, OWSLib, QGIS)."""
-    server = start_server(settings)
+    # forest_plots (2,000 plots in tests) counts as a big layer: no COUNT, simplified low-zoom tiles
+    server = start_server(settings, {"SDI_OGC_COUNT_THRESHOLD": "1000"})
     yield server
     stop_server(server)
 

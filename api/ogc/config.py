@@ -45,6 +45,7 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
         "storage_crs": CRS84,
         "crs": CRS_LIST,
         "count": not big,
+        **({"time_field": layer.time_field} if layer.time_field else {}),
         "editable": editable,
         "sdi_layer": layer.id,
     }]

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from http import HTTPStatus
@@ -38,7 +39,7 @@ from pygeoapi.provider.base import (
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
-from sqlalchemy import delete, literal, select
+from sqlalchemy import Date, DateTime, and_, delete, literal, select
 from sqlalchemy.orm import Session
 
 from api.ogc import runtime
@@ -122,6 +123,30 @@ class FeatureProvider(PostgreSQLProvider):
                 f"queryables: {', '.join(sorted(self.fields))}") from exc
         except (ValueError, TypeError, NotImplementedError, AttributeError) as exc:
             raise ProviderInvalidQueryError(user_msg=f"Bộ lọc không hợp lệ / invalid filter: {exc}") from exc
+
+    def _get_datetime_filter(self, datetime_: str | None) -> Any:
+        """pygeoapi compares the date column with text, which PostgreSQL refuses; compare typed values."""
+        if datetime_ in (None, "../.."):
+            return True
+        if self.time_field is None:
+            raise ProviderInvalidQueryError(user_msg="Lớp này không có trường thời gian / this collection has "
+                                                     "no date to filter on")
+        column = getattr(self.table_model, self.time_field)
+        is_date = isinstance(column.type, Date) and not isinstance(column.type, DateTime)
+
+        def parse(value: str) -> Any:
+            if value in ("..", ""):
+                return None
+            try:
+                moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ProviderInvalidQueryError(user_msg=f"Thời gian không hợp lệ / invalid datetime: {value}") from exc
+            return moment.date() if is_date else moment
+
+        if "/" not in datetime_:
+            return column == parse(datetime_)
+        start, end = (parse(v) for v in datetime_.split("/", 1))
+        return and_(*([column >= start] if start is not None else []), *([column <= end] if end is not None else []))
 
     def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> dict:
         column = self.table_model.__table__.columns[self.id_field]

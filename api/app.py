@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
+from api.qgis import router as qgis_router
 from layers.catalog import Layer, get_layer
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import DatabaseError, InvalidCredentialsError
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(OGC_PATH, gateway, name="ogc")
     add_exception_handlers(app)
     _routes(app)
+    app.include_router(qgis_router)
     return app
 
 

@@ -53,9 +53,9 @@ def serve(
     reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
 ) -> None:
     """Serve the platform over HTTP (FastAPI + uvicorn)."""
-    import uvicorn
-
     import os
+
+    import uvicorn
 
     # The app factory reads Settings itself: pass the address on so links name the real port.
     if host:

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ class LiveServer:
 
     url: str
     proc: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
 
 def free_port() -> int:
@@ -106,18 +111,21 @@ def free_port() -> int:
 def start_server(settings: Settings, env: dict | None = None) -> LiveServer:
     port = free_port()
     env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # output to a file, not a pipe nobody reads (a full pipe would block the server)
+    log = Path(tempfile.mkdtemp(prefix="sdi-server-")) / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return LiveServer(url, proc)
+                return LiveServer(url, proc, log)
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode() if proc.stdout else ''}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
         if time.monotonic() > deadline:
             proc.kill()
             raise RuntimeError("server did not start in 60 s")
@@ -153,3 +161,11 @@ def keys(engine: Engine, seeded: dict) -> dict[str, str]:
         "ranger": add_key(engine, f"ranger-{run}", "kiemlam", "agency"),
         "planner": add_key(engine, f"planner-{run}", "skhcn", "agency"),
     }
+
+
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+    """On a failure, show the end of the live server's log (tracebacks of server errors)."""
+    if call.when == "call" and call.excinfo is not None and "live_server" in item.fixturenames:
+        server = item.funcargs.get("live_server")
+        if server is not None:
+            item.add_report_section("call", "server log (tail)", server.output()[-6000:])

@@ -143,6 +143,7 @@ class OGCGateway:
             if version != self._version:
                 self._catalog = load_catalog(self.engine)
                 self._views = {}
+                _clear_config_cache()
                 self._version = version
                 runtime.configure(self.engine, self.settings, self._catalog)
                 logger.info("OGC API configuration (re)built from the catalogue: %d layers", len(self._catalog))
@@ -215,17 +216,13 @@ class OGCGateway:
         if not audited:
             await self.app(scope, receive, send)
             return
-        status = {"code": 0}
-
-        async def send_and_watch(message: Message) -> None:
+        async def send_and_audit(message: Message) -> None:
+            # written before the response starts: no restricted data leaves without its log entry
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                await asyncio.to_thread(self._audit, who, collection, method, scope, message["status"])
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_and_watch)
-        finally:
-            await asyncio.to_thread(self._audit, who, collection, method, scope, status["code"])
+        await self.app(scope, receive, send_and_audit)
 
     def _write_denied(self, who: Principal, view: View, collection: str | None, path: str,
                       scope: Scope) -> Response | None:
@@ -306,6 +303,24 @@ def _write_private(path: Path, content: str) -> None:
 
 
 _installed = False
+_current = threading.local()
+
+
+def _clear_config_cache() -> None:
+    from pygeoapi import l10n
+
+    l10n._cfg_cache.clear()
+
+
+class _PerViewConfigCache(dict):
+    """pygeoapi caches its translated configuration (for HTML pages) per locale only, as if
+    there were one configuration; with one per view, key the cache by view as well."""
+
+    def get(self, locale: Any, default: Any = None) -> Any:
+        return super().get((getattr(_current, "view", None), locale), default)
+
+    def __setitem__(self, locale: Any, value: Any) -> None:
+        super().__setitem__((getattr(_current, "view", None), locale), value)
 
 
 def _install_view_executor(pga: Any) -> None:
@@ -326,6 +341,7 @@ def _install_view_executor(pga: Any) -> None:
 
         def in_worker(api: Any, api_request: Any, *a: Any) -> Any:
             runtime.set_caller(who.label)
+            _current.view = id(view)
             return api_function(api, api_request, *a)
 
         try:
@@ -338,6 +354,9 @@ def _install_view_executor(pga: Any) -> None:
         return _fix_response(response, request, args)
 
     pga.execute_from_starlette = execute_for_view
+    from pygeoapi import l10n
+
+    l10n._cfg_cache = _PerViewConfigCache()
     _declare_filtering()
     # pygeoapi logs every 4xx as an error with a traceback; the gateway logs real failures.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:

@@ -99,7 +99,8 @@ class FeatureProvider(PostgreSQLProvider):
     def query(self, **kwargs: Any) -> dict:
         for sort in kwargs.get("sortby") or []:
             if sort["property"] not in self.fields:
-                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property in sortby: {sort['property']}")
+                raise ProviderInvalidQueryError(
+                    user_msg=f"Không có thuộc tính / unknown property in sortby: {sort['property']}")
         for name in kwargs.get("select_properties") or []:
             if name not in self.fields:
                 raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {name}")

@@ -197,6 +197,13 @@ class FeatureProvider(PostgreSQLProvider):
                 not isinstance(feature.get("properties") or {}, dict):
             raise MalformedFeatureError(user_msg="Cần một GeoJSON Feature / expected one GeoJSON Feature")
         props = dict(feature.get("properties") or {})
+        columns = layer.sa_table.columns
+        # generated columns (areas, lengths) come back from clients such as QGIS: ignore them
+        props = {k: v for k, v in props.items() if not (k in columns and columns[k].computed is not None)}
+        unknown = sorted(set(props) - set(layer.writable_columns) - {"geometry", "geom"})
+        if unknown:
+            raise InvalidFeatureError(user_msg=f"Thuộc tính không có trong lớp / unknown properties: "
+                                               f"{', '.join(unknown)}; columns: {', '.join(layer.writable_columns)}")
         key = layer.natural_key
         if identifier is not None:
             props[key] = identifier

@@ -12,7 +12,9 @@ PYTEST_ARGS ?=
 run: setup up serve
 
 test: setup up
-	@scripts/system-deps.sh docker-compose || true  # for the compose check; optional off Debian
+# docker-compose for the compose check, QGIS (system Python) for the QGIS interoperability tests;
+# optional off Debian: the tests that need them are then skipped, with the reason.
+	@scripts/system-deps.sh docker-compose python3-qgis qgis-providers || true
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 setup: system-deps venv

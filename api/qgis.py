@@ -64,7 +64,7 @@ class Kind:
     code: int  # QgsWkbTypes::GeometryType
 
 
-POINT = Kind("POINT", "Điểm / Points", "điểm / points", "Point", "MultiPoint", "marker", 0)
+POINT = Kind("POINT", "Điểm / Points", "điểm / points", "Point", "Point", "marker", 0)
 LINE = Kind("MULTILINESTRING", "Đường / Lines", "đường / lines", "Line", "MultiLineString", "line", 1)
 AREA = Kind("MULTIPOLYGON", "Vùng / Areas", "vùng / areas", "Polygon", "MultiPolygon", "fill", 2)
 KINDS = (POINT, LINE, AREA)  # top to bottom: points over lines over areas
@@ -129,7 +129,7 @@ def plan(layers: dict[str, Layer], base_url: str, authcfg: str | None) -> list[t
     for layer in sorted(layers.values(), key=_stacking):
         big = layer.feature_count > TILE_MIN_FEATURES
         if not layer.has_geometry:
-            groups[TABLES].append(_feature_entry(layer, None, ogc, authcfg, big))
+            groups[TABLES].append(_feature_entry(layer, None, ogc, authcfg, big=False))
             continue
         kinds = [kind for kind in KINDS if kind.key in layer.geometry]
         for kind in kinds:
@@ -146,11 +146,14 @@ def _stacking(layer: Layer) -> tuple[float, str]:
 
 
 def title(layer: Layer) -> str:
+    """A layer's name in QGIS: Vietnamese first, English alongside."""
     return f"{layer.title_vi} / {layer.title_en}"
 
 
 def _feature_entry(layer: Layer, kind: Kind | None, ogc: str, authcfg: str | None, big: bool,
                    split: bool = False) -> Entry:
+    """The OAPIF layer of a collection (one kind of it when ``split``); a large one starts off and
+    fetches only the area in view."""
     params = {"url": ogc, "typename": layer.id}
     if split and kind is not None:
         params["filter"] = f"geometry_type($geometry) = '{kind.qgis}'"
@@ -163,6 +166,7 @@ def _feature_entry(layer: Layer, kind: Kind | None, ogc: str, authcfg: str | Non
 
 
 def _tile_entry(layer: Layer, kind: Kind, ogc: str, authcfg: str | None) -> Entry:
+    """The vector-tile layer of a large collection."""
     return Entry(id=f"{layer.id}_tiles", name=f"{title(layer)} (ô vuông vector / vector tiles)",
                  provider="vectortile", source=tile_uri(ogc, layer.id, authcfg), layer=layer, kind=kind)
 
@@ -176,6 +180,7 @@ def oapif_uri(params: dict[str, str], authcfg: str | None) -> str:
 
 
 def _quote(value: str) -> str:
+    """Escape a value for a single-quoted data source parameter."""
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
@@ -212,17 +217,20 @@ def project_xml(layers: dict[str, Layer], base_url: str, authcfg: str | None, wh
 
 
 def project_title(who: Principal) -> str:
+    """The project's title; a caller with a key sees whose project it is (the key's name, not the key)."""
     base = "Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI"
     return base if who.anonymous else f"{base} — {who.label}"
 
 
 def _text(parent: ET.Element, tag: str, text: str, **attrib: str) -> ET.Element:
+    """A child element holding ``text``."""
     el = ET.SubElement(parent, tag, attrib)
     el.text = text
     return el
 
 
 def _layer_tree(groups: list[tuple[str, list[Entry]]]) -> ET.Element:
+    """The Layers panel: the groups and layers in drawing order, top first."""
     tree = ET.Element("layer-tree-group")
     for name, entries in groups:
         group = ET.SubElement(tree, "layer-tree-group", name=name, checked="Qt::Checked", expanded="1")
@@ -234,6 +242,7 @@ def _layer_tree(groups: list[tuple[str, list[Entry]]]) -> ET.Element:
 
 
 def _maplayer(entry: Entry, authcfg: str | None) -> ET.Element:
+    """One ``<maplayer>``: source, names, metadata, CRS and style."""
     tile = entry.provider == "vectortile"
     if tile:
         el = ET.Element("maplayer", type="vector-tile")
@@ -261,6 +270,7 @@ def _maplayer(entry: Entry, authcfg: str | None) -> ET.Element:
 
 
 def layer_abstract(entry: Entry, authcfg: str | None) -> str:
+    """The layer's abstract in QGIS: the catalogue's, licence, agency, and how to use a key."""
     layer = entry.layer
     lines = [layer.abstract_vi, layer.abstract_en,
              f"Giấy phép / licence: {layer.licence}. Nguồn / attribution: {layer.attribution}.",
@@ -276,13 +286,14 @@ def layer_abstract(entry: Entry, authcfg: str | None) -> str:
 
 
 def _resource_metadata(entry: Entry, authcfg: str | None) -> ET.Element:
+    """The layer's metadata (Layer Properties → Metadata)."""
     meta = ET.Element("resourceMetadata")
     _text(meta, "identifier", entry.layer.id)
     _text(meta, "language", "vie")
     _text(meta, "type", "dataset")
     _text(meta, "title", entry.name)
     _text(meta, "abstract", layer_abstract(entry, authcfg))
-    keywords = ET.SubElement(meta, "keywords", vocabulary="gmd:topicCategory")
+    keywords = ET.SubElement(meta, "keywords", vocabulary="Lạng Sơn SDI")
     for word in entry.layer.keywords:
         _text(keywords, "keyword", word)
     _text(meta, "rights", entry.layer.attribution)
@@ -291,6 +302,7 @@ def _resource_metadata(entry: Entry, authcfg: str | None) -> ET.Element:
 
 
 def auth_note(authcfg: str) -> str:
+    """How to give QGIS the key: an authentication configuration with the id the layers name."""
     return (
         f"CẦN KHOÁ API: tệp này không chứa khoá. Trong QGIS vào Cài đặt → Tùy chọn → Xác thực, bấm +, đặt "
         f"Id = {authcfg}, kiểu Basic: tên người dùng tuỳ ý, mật khẩu là khoá API (QGIS ≥ 3.24 có thể chọn kiểu "
@@ -311,6 +323,7 @@ def _properties() -> ET.Element:
 
 
 def _metadata(who: Principal, base_url: str, authcfg: str | None) -> ET.Element:
+    """The project's metadata (Project → Properties → Metadata)."""
     meta = ET.Element("projectMetadata")
     _text(meta, "identifier", "langson-sdi")
     _text(meta, "language", "vie")
@@ -335,6 +348,7 @@ def _metadata(who: Principal, base_url: str, authcfg: str | None) -> ET.Element:
 
 @lru_cache(maxsize=8)
 def _srs_fields(epsg: int) -> tuple[tuple[str, str], ...]:
+    """What QGIS writes of a CRS, from PROJ (pyproj)."""
     from pyproj import CRS
 
     crs = CRS.from_epsg(epsg)
@@ -362,6 +376,7 @@ def province_extent(layers: Iterable[Layer]) -> tuple[float, float, float, float
 
 
 def _projected(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A lon/lat box in the project CRS."""
     from pyproj import Transformer
 
     transformer = Transformer.from_crs(4326, PROJECT_EPSG, always_xy=True)
@@ -369,6 +384,7 @@ def _projected(bbox: tuple[float, float, float, float]) -> tuple[float, float, f
 
 
 def _view_settings(bbox: tuple[float, float, float, float]) -> ET.Element:
+    """The default view and full extent: the province, in the project CRS."""
     view = ET.Element("ProjectViewSettings", UseProjectScales="0", rotation="0")
     xmin, ymin, xmax, ymax = _projected(bbox)
     for tag in ("DefaultViewExtent", "PresetFullExtent"):
@@ -378,6 +394,7 @@ def _view_settings(bbox: tuple[float, float, float, float]) -> ET.Element:
 
 
 def _map_canvas(bbox: tuple[float, float, float, float]) -> ET.Element:
+    """The map canvas QGIS Desktop opens on."""
     canvas = ET.Element("mapcanvas", name="theMapCanvas", annotationsVisible="1")
     _text(canvas, "units", "meters")
     extent = ET.SubElement(canvas, "extent")
@@ -391,6 +408,7 @@ def _map_canvas(bbox: tuple[float, float, float, float]) -> ET.Element:
 # --- styles --------------------------------------------------------------------------------------
 
 def _colour(layer_id: str) -> str:
+    """The layer's colour: its own, or one of the palette chosen by its id."""
     return COLOURS.get(layer_id) or PALETTE[sum(map(ord, layer_id)) % len(PALETTE)]
 
 
@@ -422,6 +440,7 @@ def _layer_el(cls: str, props: dict[str, str]) -> ET.Element:
 
 
 def _symbol(kind: Kind, colour: str, layer_id: str, name: str = "0") -> ET.Element:
+    """A symbol of ``kind`` in the layer's colour."""
     symbol = ET.Element("symbol", type=kind.symbol, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
     symbol.append(_symbol_layer(kind, colour, layer_id))
     return symbol

@@ -198,6 +198,9 @@ class OGCGateway:
                           f"Không có lớp dữ liệu / no collection {collection!r}", scope["path"])(scope, receive, send)
             return
         method = scope["method"]
+        if collection is not None and re.match(r"^/collections/[^/]+/tiles/WebMercatorQuad/tilejson(\.json)?$", path):
+            await self._tilejson(collection, request)(scope, receive, send)
+            return
         if method in WRITE_METHODS:
             denied = self._write_denied(who, view, collection, path, scope)
             if denied is not None:
@@ -223,6 +226,16 @@ class OGCGateway:
             await send(message)
 
         await self.app(scope, receive, send_and_audit)
+
+    def _tilejson(self, collection: str, request: Request) -> Response:
+        from api.ogc.tilejson import tilejson
+
+        layer = self._catalog.get(collection)
+        if layer is None or not layer.has_geometry:
+            return problem(404, "Không tìm thấy / Not found", f"Lớp không có ô bản đồ / no tiles for {collection!r}",
+                           request.url.path)
+        lang = "en" if request.query_params.get("lang", "vi").startswith("en") else "vi"
+        return JSONResponse(tilejson(layer, self.settings.base_url + "/ogc", lang))
 
     def _write_denied(self, who: Principal, view: View, collection: str | None, path: str,
                       scope: Scope) -> Response | None:

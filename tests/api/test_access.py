@@ -61,6 +61,7 @@ def doors(layer: str, item: str, tile: str) -> dict[str, str]:
         "tilesets": f"/ogc/collections/{layer}/tiles?f=json",
         "tileset": f"/ogc/collections/{layer}/tiles/WebMercatorQuad?f=json",
         "tile": f"/ogc/collections/{layer}/tiles/WebMercatorQuad/{tile}?f=mvt",
+        "tilejson": f"/ogc/collections/{layer}/tiles/WebMercatorQuad/tilejson",
         "catalogue_record": f"/ogc/collections/catalogue/items/{layer}?f=json",
         "layer_metadata": f"/layers/{layer}",
     }

@@ -257,6 +257,19 @@ def test_vector_tile_has_features_and_attributes(ogc, tmp_path):
     assert meta.status_code == 200 and "WebMercatorQuad" in meta.text
 
 
+def test_tilejson_for_maplibre_and_qgis(ogc, tmp_path):
+    doc = get(f"{ogc}/collections/border_gates/tiles/WebMercatorQuad/tilejson").json()
+    assert doc["tilejson"] == "3.0.0" and doc["name"] == "Cửa khẩu biên giới Việt Nam – Trung Quốc"
+    assert doc["vector_layers"][0]["fields"]["name_vi"] == "String"
+    minx, miny, maxx, maxy = doc["bounds"]
+    assert minx < HUU_NGHI[0] < maxx and miny < HUU_NGHI[1] < maxy
+    x, y = _tile_of(*HUU_NGHI, 12)
+    tile = get(doc["tiles"][0].format(z=12, x=x, y=y))
+    frame = _decode(tmp_path, tile.content, "tj")
+    assert doc["vector_layers"][0]["id"] == pyogrio.list_layers(tmp_path / "tj.pbf")[0][0]
+    assert "huu_nghi" in set(frame["id"]) and doc["vector_layers"][0]["fields"]["id"] == "String"
+
+
 def test_big_layer_tiles_are_trimmed_at_low_zoom(ogc, keys, tmp_path, engine):
     headers = {"X-API-Key": keys["ranger"]}
     with engine.connect() as conn:

@@ -417,10 +417,36 @@ def _fix_response(response: Response, request: Request, args: tuple) -> Response
                 logger.error("pygeoapi %s on %s: %s", status, path, detail)
                 detail = "Lỗi phía máy chủ / server error; see the server log"
         return problem(status, _TITLES.get(status, "Lỗi / Error"), detail, path, code=code)
+    if status == 200 and "json" in ctype and re.search(r"/collections/[^/]+/(queryables|schema)$", path):
+        return _declare_geometry(response, path)
     if status < 300 and "/items" in path and ctype.startswith("application/json") and \
             request.query_params.get("f", "json") in ("json", "geojson"):
         response.headers["content-type"] = "application/geo+json"
     return response
+
+
+#: Features Part 5 geometry formats of the catalogue's geometry types
+_GEOMETRY_FORMATS = {("POINT",): "geometry-point", ("MULTIPOLYGON",): "geometry-multipolygon",
+                     ("MULTILINESTRING",): "geometry-multilinestring"}
+
+
+def _declare_geometry(response: Response, path: str) -> Response:
+    """Queryables and schemas say ``geometry-any`` for every layer; say the stored type, so a
+    client knows it even for an empty collection, and drop the geometry of tables."""
+    layer_id = path.rstrip("/").split("/")[-2]
+    layer = runtime.catalog().get(layer_id)
+    if layer is None:
+        return response
+    body = json.loads(response.body)
+    geometry = body.get("properties", {}).get("geometry")
+    if geometry is not None:
+        if not layer.geometry:
+            del body["properties"]["geometry"]
+        else:
+            geometry["format"] = _GEOMETRY_FORMATS.get(tuple(layer.geometry), "geometry-any")
+    fixed = Response(json.dumps(body, ensure_ascii=False).encode(), status_code=200,
+                     media_type=response.headers.get("content-type"))
+    return fixed
 
 
 _TITLES = {400: "Yêu cầu không hợp lệ / Bad request", 401: "Cần đăng nhập / Authentication required",

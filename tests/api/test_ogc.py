@@ -201,6 +201,11 @@ def test_queryables_list_columns_with_types(ogc):
     assert body.status_code == 404  # internal layer: not for anonymous callers
     q = get(f"{ogc}/collections/border_gates/queryables?f=json").json()["properties"]
     assert q["code"]["type"] == "string" and q["landmarks"]["type"] == "array"
+    # the stored geometry type is declared (Features Part 5), so even an empty layer has one
+    assert q["geometry"]["format"] == "geometry-point"
+    schema = get(f"{ogc}/collections/admin_units/schema?f=json").json()["properties"]
+    assert schema["geometry"]["format"] == "geometry-multipolygon"
+    assert "geometry" not in get(f"{ogc}/collections/problems/queryables?f=json").json()["properties"]
 
 
 @pytest.mark.parametrize("params", [
@@ -333,3 +338,25 @@ def test_owslib_features_client(ogc):
     assert api.collection_item("border_gates", "huu_nghi")["properties"]["code"] == "huu_nghi"
     q = api.collection_queryables("pilot_sites")
     assert "problem_code" in q["properties"]
+
+
+def test_gzip_and_cors_come_from_the_app(ogc):
+    r = get(f"{ogc}/collections/admin_units/items?limit=5", headers={"Accept-Encoding": "gzip",
+                                                                    "Origin": "https://example.org"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["access-control-allow-origin"] == "*"
+    pre = httpx.options(f"{ogc}/collections/admin_units/items", timeout=30, headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "x-api-key"})
+    assert pre.status_code == 200 and "x-api-key" in pre.headers["access-control-allow-headers"].lower()
+
+
+def test_no_debug_server(settings, seeded):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        import pygeoapi.starlette_app as pga
+
+        assert pga.APP.debug is False and client.app.debug is False

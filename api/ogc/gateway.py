@@ -206,12 +206,13 @@ class OGCGateway:
             if denied is not None:
                 await denied(scope, receive, send)
                 return
-            length = int(request.headers.get("content-length") or 0)
-            if length > self.settings.ogc_max_body_bytes:
+            body = await _read_body(receive, self.settings.ogc_max_body_bytes)
+            if body is None:  # counted as it streams in: a missing or false Content-Length changes nothing
                 await problem(413, "Yêu cầu quá lớn / Request too large",
                               f"Tối đa / at most {self.settings.ogc_max_body_bytes} bytes", scope["path"])(
                     scope, receive, send)
                 return
+            receive = _replay(body)
         scope["sdi.view"], scope["sdi.principal"] = view, who
         scope, receive = _cql2_json_in_query(scope, receive)
         audited = collection is not None and collection in self._catalog and (
@@ -219,6 +220,7 @@ class OGCGateway:
         if not audited:
             await self.app(scope, receive, send)
             return
+
         async def send_and_audit(message: Message) -> None:
             # written before the response starts: no restricted data leaves without its log entry
             if message["type"] == "http.response.start":
@@ -265,6 +267,36 @@ class OGCGateway:
         with Session(self.engine) as session:
             session.add(entry)
             session.commit()
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None as soon as it grows past ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def _cql2_json_in_query(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:

@@ -135,3 +135,16 @@ def test_bad_features_are_refused_and_change_nothing(items_url, ranger, plot, en
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"] and "Traceback" not in r.text
     assert snapshot("forest_plots") == before, case
+
+
+def test_oversized_body_without_content_length_is_refused(items_url, ranger, snapshot):
+    """A chunked upload has no Content-Length to check: the size is counted as it arrives."""
+    before = snapshot("forest_plots")
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * (1024 * 1024)
+
+    r = httpx.post(items_url, content=chunks(), headers=ranger, timeout=60)
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+    assert snapshot("forest_plots") == before

@@ -57,6 +57,8 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
             "storage_crs": CRS84,
             "sdi_layer": layer.id,
             "sdi_big": big,
+            "sdi_kind": {("MULTIPOLYGON",): "polygon", ("MULTILINESTRING",): "line",
+                         ("POINT",): "point"}.get(tuple(layer.geometry), "mixed"),
             "options": {**common["options"], "zoom": {"min": 0, "max": 22}},
             "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
         })

@@ -26,6 +26,7 @@ from geoalchemy2.functions import (
     ST_Area,
     ST_AsMVT,
     ST_AsMVTGeom,
+    ST_Length,
     ST_Simplify,
     ST_Transform,
 )
@@ -233,16 +234,19 @@ class FeatureProvider(PostgreSQLProvider):
 
 
 class TileProvider(MVTPostgreSQLProvider):
-    """pygeoapi's MVT provider with generalised, property-trimmed low zooms for big layers."""
+    """pygeoapi's MVT provider, generalised below ``DETAIL_ZOOM``: lines and polygons are
+    simplified to the tile's pixel and those smaller than a pixel dropped; big layers also
+    keep only a few properties there. Points and mixed layers are served as pygeoapi does."""
 
     def __init__(self, provider_def: dict) -> None:
         self.sdi_big = bool(provider_def.get("sdi_big"))
+        self.sdi_kind = provider_def.get("sdi_kind", "mixed")
         super().__init__(provider_def)
 
     def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None, y: Any = None,
                   x: Any = None, format_: str | None = None) -> bytes | None:
         z, y, x = map(int, [z, y, x])
-        if not self.sdi_big or z >= DETAIL_ZOOM:
+        if z >= DETAIL_ZOOM or self.sdi_kind not in ("polygon", "line"):
             return super().get_tiles(layer, tileset, z, y, x, format_)
         [scheme] = [s for s in self.get_tiling_schemes() if tileset == s.tileMatrixSet]
         if not self.is_in_limits(scheme, z, x, y):
@@ -251,13 +255,18 @@ class TileProvider(MVTPostgreSQLProvider):
         envelope = self.get_envelope(z, y, x, tileset)
         geom = getattr(self.table_model, self.geom)
         merc = ST_Transform(geom, 3857)
-        keep = [c for c in LOW_ZOOM_PROPERTIES if c in self.fields]
-        columns = [self.fields[self.id_field], *(self.fields[c] for c in keep if c != self.id_field)]
+        if self.sdi_big:
+            keep = [c for c in LOW_ZOOM_PROPERTIES if c in self.fields and c != self.id_field]
+            columns = [self.fields[self.id_field], *(self.fields[c] for c in keep)]
+        else:
+            columns = list(self.fields.values())
+        visible = ST_Area(merc) > literal(pixel * pixel) if self.sdi_kind == "polygon" \
+            else ST_Length(merc) > literal(pixel)
         mvtgeom = ST_AsMVTGeom(ST_Simplify(merc, pixel / 2, True), envelope).label("mvtgeom")
         rows = (
             select(mvtgeom, *columns)
             .where(geom.intersects(ST_Transform(envelope, 4326)))
-            .where(ST_Area(merc) > literal(pixel * pixel))  # sub-pixel polygons vanish
+            .where(visible)  # sub-pixel features vanish
             .cte("mvtrow")
         )
         query = select(ST_AsMVT(rows.table_valued(), layer))

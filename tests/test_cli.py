@@ -82,3 +82,40 @@ def test_db_status_names_the_revision(env):
     result = runner.invoke(app, ["db", "status"], env=env)
     assert result.exit_code == 0, result.output
     assert "schema revision 0001" in " ".join(result.stdout.split())
+
+
+def test_users_add_list_revoke(env, engine):
+    from sdi.access import authenticate
+
+    added = runner.invoke(app, ["users", "add", "le.thi.b@kiemlam", "--agency", "kiemlam"], env=env)
+    assert added.exit_code == 0, added.output
+    key = added.stdout.strip().splitlines()[-1]
+    assert key.startswith("sdi_")
+    who = authenticate(engine, key)
+    assert who is not None and who.agency == "kiemlam" and who.role == "agency"
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        stored = conn.execute(text("SELECT secret_sha256 FROM api_keys WHERE name = 'le.thi.b@kiemlam'")).scalar_one()
+    assert key not in stored and len(stored) == 64  # only a digest is kept
+    listed = runner.invoke(app, ["users", "list"], env={**env, "COLUMNS": "200"})
+    assert "le.thi.b@kiemlam" in listed.output and key not in listed.output
+    assert runner.invoke(app, ["users", "revoke", "le.thi.b@kiemlam"], env=env).exit_code == 0
+    assert authenticate(engine, key) is None
+    again = runner.invoke(app, ["users", "revoke", "le.thi.b@kiemlam"], env=env)
+    assert again.exit_code != 0
+
+
+@pytest.mark.parametrize("args", [
+    ["users", "add", "x", "--agency", "khong_co"],          # unknown agency
+    ["users", "add", "x", "--agency", "kiemlam", "--role", "root"],  # unknown role
+])
+def test_users_add_refuses_bad_input(env, engine, args):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one()
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code != 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == before

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     load_batch_size: int = Field(default=20_000, gt=0)
     #: Features may stick out of the province by this much (GPS noise, generalised outlines).
     province_tolerance_m: float = Field(default=1000.0, ge=0)
+    #: where ingested COGs live: a local folder, or ``s3://bucket/prefix`` with the S3 settings
+    raster_store: str = str(PROJECT_ROOT / ".sdi" / "rasters")
+    s3_endpoint_url: str | None = None  # e.g. http://127.0.0.1:9000 for MinIO
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str | None = None
+    #: ingest refuses rasters above these sizes (absurd dimensions or files)
+    max_raster_pixels: int = Field(default=100_000 * 100_000, gt=0)
+    max_raster_bytes: int = Field(default=50 * 1024**3, gt=0)
     forest_sample_target: int = Field(default=40_000, ge=0)
     forest_sample_seed: int = 2026
 

@@ -181,9 +181,13 @@ def seed_bundled(engine: Engine, settings: Settings, *, only: list[str] | None =
 
 
 def _already_loaded(engine: Engine, layer_id: str, digest: str) -> bool:
+    """Was this exact bundled dataset loaded before? Only bundled loads count: edits made since
+    (a user's load, a ranger's change through the API) must not make ``sdi up`` reload the
+    bundled data over them."""
     with engine.connect() as conn:
         last = conn.execute(
-            select(LoadRecord.checksum).where(LoadRecord.layer_id == layer_id)
+            select(LoadRecord.checksum)
+            .where(LoadRecord.layer_id == layer_id, LoadRecord.source == f"bundled:{layer_id}")
             .order_by(LoadRecord.id.desc()).limit(1)
         ).scalar()
     return last == digest

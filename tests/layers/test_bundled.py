@@ -115,3 +115,25 @@ def test_second_up_adds_nothing_and_forced_reload_duplicates_nothing(engine, set
         assert report.counts.inserted == 0 and report.counts.updated == before[layer_id]
     after = {k: v.feature_count for k, v in load_catalog(engine).items()}
     assert after == before
+
+
+def test_up_keeps_edits_made_since(engine, settings, seeded):
+    """A ranger's correction (here through load_frame, as the OGC API does) survives `sdi up`."""
+    import geopandas as gpd
+    from sqlalchemy import text
+
+    from layers.loader import load_frame
+
+    catalog = load_catalog(engine)
+    with engine.connect() as conn:
+        code = conn.execute(text("SELECT plot_code FROM forest_plots ORDER BY 1 LIMIT 1")).scalar_one()
+    frame = gpd.read_postgis(text("SELECT * FROM forest_plots WHERE plot_code = :c").bindparams(c=code),
+                             engine, geom_col="geom").drop(columns=["area_ha"])
+    frame["species_vi"] = "Lim xanh (đã sửa / corrected)"
+    load_frame(frame.rename_geometry("geometry"), catalog["forest_plots"], engine=engine, settings=settings,
+               source="OGC API (test)", if_exists="upsert")
+    again = seed_bundled(engine, settings, only=["forest_plots"])
+    assert again["forest_plots"] is None  # not reloaded over the edit
+    with engine.connect() as conn:
+        species = conn.execute(text("SELECT species_vi FROM forest_plots WHERE plot_code = :c"), {"c": code}).scalar()
+    assert species == "Lim xanh (đã sửa / corrected)"

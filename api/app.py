@@ -15,6 +15,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
@@ -24,6 +25,7 @@ from layers.catalog import Layer, get_layer
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import DatabaseError, InvalidCredentialsError
 from sdi.settings import Settings
+from tiles.router import router as raster_router
 
 logger = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -47,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0", lifespan=lifespan,
         description="Nền tảng dữ liệu không gian dùng chung / the province's shared spatial data platform",
     )
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024,  # COGs are compressed and read by byte ranges
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff"))
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
     gateway = LazyGateway()
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     _routes(app)
     app.include_router(qgis_router)
+    app.include_router(raster_router)
     return app
 
 

@@ -1,0 +1,193 @@
+"""Where a raster item's COG is: the database only, never the caller.
+
+A request names an item by id; the id is looked up in ``raster_items`` (``ready`` rows of a
+collection the caller may see) and the row's ``href`` — a path relative to the store root
+``Settings.raster_store`` — gives the file. No endpoint takes a URL or a path from the caller
+(TiTiler's ``?url=`` would let anyone read any file the server can: it is refused), and even a
+stored ``href`` that would leave the store root (``../``, an absolute path) is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from sdi.access import Principal, visible
+from sdi.models import RasterCollection, RasterItem
+from sdi.settings import Settings
+
+#: Item and collection ids the routes accept (anything else is a 400 before any look-up); the
+#: look-up is by exact id, so this is hygiene, not the protection.
+ITEM_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:~-]{0,126}$"
+COLLECTION_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$"
+
+
+class OutsideStoreError(Exception):
+    """A stored ``href`` points outside the store root: a broken row, never served."""
+
+
+@dataclass(frozen=True)
+class CollectionRef:
+    """What the tiler needs of a raster collection (it quacks like a layer for ``visible``)."""
+
+    id: str
+    title_vi: str
+    title_en: str
+    owner: str
+    access_level: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class RasterRef:
+    """One ready raster item the caller may see, with the location of its COG."""
+
+    id: str
+    collection: CollectionRef
+    datetime: dt.datetime
+    href: str  # relative to the store root, as stored
+    location: str  # absolute local path, or s3://bucket/key
+    band_count: int | None = None
+    epsg: int | None = None
+    gsd_m: float | None = None
+    platform: str | None = None
+    stac: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    bbox: tuple[float, float, float, float] | None = None  # lon/lat, from the footprint
+
+    @property
+    def restricted(self) -> bool:
+        return self.collection.access_level == "restricted"
+
+    @property
+    def local(self) -> bool:
+        return not self.location.startswith("s3://")
+
+
+def is_s3(settings: Settings) -> bool:
+    return settings.raster_store.startswith("s3://")
+
+
+def resolve(settings: Settings, href: str) -> str:
+    """The location of a stored ``href``: inside the store root, or ``OutsideStoreError``."""
+    rel = PurePosixPath(href)
+    if not href or rel.is_absolute() or ".." in rel.parts or "\\" in href or "\x00" in href:
+        raise OutsideStoreError(href)
+    if is_s3(settings):
+        parsed = urlparse(settings.raster_store)
+        prefix = parsed.path.strip("/")
+        key = f"{prefix}/{rel}" if prefix else str(rel)
+        return f"s3://{parsed.netloc}/{key}"
+    root = Path(settings.raster_store).resolve()
+    path = (root / rel).resolve()  # symlinks followed: the real file must still be in the store
+    if not path.is_relative_to(root):
+        raise OutsideStoreError(href)
+    return str(path)
+
+
+def _collection(row: RasterCollection) -> CollectionRef:
+    return CollectionRef(id=row.id, title_vi=row.title_vi, title_en=row.title_en, owner=row.owner,
+                         access_level=row.access_level, kind=row.kind)
+
+
+_BBOX = RasterItem.footprint.ST_Envelope().ST_AsText()  # footprint bounds, one round trip
+
+
+def _bbox(wkt: str | None) -> tuple[float, float, float, float] | None:
+    if not wkt:
+        return None
+    from shapely import wkt as shapely_wkt
+
+    return tuple(shapely_wkt.loads(wkt).bounds)  # type: ignore[return-value]
+
+
+def _ref(settings: Settings, item: RasterItem, coll: RasterCollection, bbox_wkt: str | None) -> RasterRef:
+    return RasterRef(id=item.id, collection=_collection(coll), datetime=item.datetime, href=item.href,
+                     location=resolve(settings, item.href), band_count=item.band_count, epsg=item.epsg,
+                     gsd_m=item.gsd_m, platform=item.platform, stac=item.stac or {}, bbox=_bbox(bbox_wkt))
+
+
+def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) -> RasterRef | None:
+    """The ready item ``item_id`` if ``who`` may see its collection; None otherwise (unknown,
+    pending, or hidden: the caller cannot tell which)."""
+    stmt = (select(RasterItem, RasterCollection, _BBOX)
+            .join(RasterCollection, RasterCollection.id == RasterItem.collection_id)
+            .where(RasterItem.id == item_id, RasterItem.status == "ready"))
+    with Session(engine) as session:
+        row = session.execute(stmt).first()
+    if row is None or not visible(row[1], who):  # type: ignore[arg-type] - same fields as a layer
+        return None
+    return _ref(settings, row[0], row[1], row[2])
+
+
+def find_collection(engine: Engine, collection_id: str, who: Principal) -> CollectionRef | None:
+    """The collection if ``who`` may see it."""
+    with Session(engine) as session:
+        row = session.get(RasterCollection, collection_id)
+    if row is None or not visible(row, who):  # type: ignore[arg-type]
+        return None
+    return _collection(row)
+
+
+def items_of(engine: Engine, settings: Settings, collection: CollectionRef,
+             start: dt.datetime | None, end: dt.datetime | None) -> list[RasterRef]:
+    """The ready items of a collection between two instants (either may be open), newest first."""
+    stmt = (select(RasterItem, RasterCollection, _BBOX)
+            .join(RasterCollection, RasterCollection.id == RasterItem.collection_id)
+            .where(RasterItem.collection_id == collection.id, RasterItem.status == "ready"))
+    if start is not None:
+        stmt = stmt.where(RasterItem.datetime >= start)
+    if end is not None:
+        stmt = stmt.where(RasterItem.datetime <= end)
+    stmt = stmt.order_by(RasterItem.datetime.desc(), RasterItem.id)
+    with Session(engine) as session:
+        return [_ref(settings, item, coll, bbox) for item, coll, bbox in session.execute(stmt)]
+
+
+def visible_items(engine: Engine, settings: Settings, who: Principal) -> list[RasterRef]:
+    """Every ready item ``who`` may see (the QGIS project), by collection then newest first."""
+    stmt = (select(RasterItem, RasterCollection, _BBOX)
+            .join(RasterCollection, RasterCollection.id == RasterItem.collection_id)
+            .where(RasterItem.status == "ready")
+            .order_by(RasterCollection.id, RasterItem.datetime.desc(), RasterItem.id))
+    with Session(engine) as session:
+        rows = session.execute(stmt).all()
+    out = []
+    for item, coll, bbox in rows:
+        if visible(coll, who):  # type: ignore[arg-type]
+            try:
+                out.append(_ref(settings, item, coll, bbox))
+            except OutsideStoreError:
+                continue
+    return out
+
+
+def gdal_env(settings: Settings) -> dict[str, str]:
+    """GDAL options to read the store: nothing for a folder; the S3 endpoint and keys for S3."""
+    if not is_s3(settings):
+        return {}
+    env = {"AWS_NO_SIGN_REQUEST": "NO"}
+    if settings.s3_endpoint_url:
+        endpoint = urlparse(settings.s3_endpoint_url)
+        env.update(AWS_S3_ENDPOINT=endpoint.netloc, AWS_HTTPS="YES" if endpoint.scheme == "https" else "NO",
+                   AWS_VIRTUAL_HOSTING="FALSE")
+    if settings.s3_access_key:
+        env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
+    if settings.s3_secret_key:
+        env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
+    if settings.s3_region:
+        env["AWS_REGION"] = settings.s3_region
+    return env
+
+
+def file_size(location: str) -> int | None:
+    try:
+        return os.stat(location).st_size
+    except OSError:
+        return None

@@ -13,6 +13,7 @@ from sdi import migrate
 from sdi.cluster import Cluster
 from sdi.database import make_engine, translate_db_errors
 from sdi.settings import Settings
+from uav_ingest.collections import sync_collections
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def prepare_database(settings: Settings) -> Engine:
         migrate.upgrade(engine)
         with engine.begin() as conn:
             sync_catalog(conn, read_specs())
+            sync_collections(conn)
     return engine
 
 

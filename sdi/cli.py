@@ -13,6 +13,7 @@ from layers.cli import layers_app, print_report
 from sdi import logs
 from sdi.errors import SDIError, ValidationFailedError
 from sdi.settings import Settings
+from uav_ingest.cli import ingest
 
 app = typer.Typer(help="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI", no_args_is_help=True)
 db_app = typer.Typer(help="Cơ sở dữ liệu PostGIS / the PostGIS database", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
 users_app = typer.Typer(help="Khoá truy cập API / API keys of agency staff", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.command()(ingest)
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("sdi")

@@ -1,0 +1,131 @@
+"""``sdi ingest FILE... --collection C --datetime T [--platform P] [--repair]``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+STATUS = {"ingested": "[green]đã nạp / ingested[/green]", "duplicate": "[yellow]đã có / duplicate[/yellow]",
+          "resumed": "[cyan]hoàn tất / resumed[/cyan]", "failed": "[red]lỗi / failed[/red]"}
+
+
+class RichSteps:
+    """Each long step of an ingest as a rich progress bar (bytes, percent, or a spinner)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def start(self, description: str, total: float | None = None) -> None:
+        self.done()
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, amount: float) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, amount)
+
+    def update(self, completed: float) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=completed)
+
+    def done(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+
+
+def ingest(
+    files: Annotated[list[Path] | None, typer.Argument(help="GeoTIFF files (UAV orthomosaic, multispectral, "
+                                                            "Sentinel-2 stack, DEM)", show_default=False)] = None,
+    collection: Annotated[str | None, typer.Option("--collection", "-c",
+                                                   help="raster collection, e.g. uav_rgb, uav_multispectral, "
+                                                        "sentinel2_l2a, dem (uav_ingest/collections.yaml)")] = None,
+    datetime: Annotated[str | None, typer.Option("--datetime", "-t",
+                                                 help="acquisition time, ISO 8601 (no offset: UTC+7)")] = None,
+    platform: Annotated[str | None, typer.Option(help="platform, e.g. 'DJI Mavic 3M', sentinel-2a")] = None,
+    web_optimized: Annotated[bool, typer.Option(help="re-grid to WebMercatorQuad (default: keep the CRS)")] = False,
+    repair: Annotated[bool, typer.Option(help="first finish or roll back interrupted ingests and remove "
+                                              "files without rows")] = False,
+) -> None:
+    """Nạp ảnh UAV/vệ tinh / ingest rasters: validate, COG, statistics, footprint, STAC item, register."""
+    from sdi.bootstrap import prepare_database
+    from sdi.settings import Settings
+    from uav_ingest.store import open_store
+
+    if not files and not repair:
+        raise typer.BadParameter("give FILE... (with --collection and --datetime) or --repair")
+    if files and (not collection or not datetime):
+        raise typer.BadParameter("--collection and --datetime are required with files")
+    settings = Settings()
+    engine = prepare_database(settings)
+    store = open_store(settings)
+    if repair:
+        _repair(engine, store)
+    if not files:
+        return
+    results = _ingest_all(files, collection, datetime, platform, web_optimized, engine, settings, store)
+    console.print(_summary(results))
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise typer.Exit(2)
+
+
+def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):  # noqa: ANN001, ANN202
+    from sdi.errors import SDIError
+    from uav_ingest.ingest import IngestResult, ingest_file, parse_when
+
+    when = parse_when(when_text)
+    results = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TimeElapsedColumn())
+    # bound to the real stderr: rio-cogeo's messages are redirected away while it converts
+    with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
+        overall = bar.add_task(f"[bold]{len(files)} tệp / files → {collection}", total=len(files))
+        steps = RichSteps(bar)
+        for path in files:
+            try:
+                result = ingest_file(path, collection_id=collection, when=when, engine=engine, settings=settings,
+                                     platform=platform, web_optimized=web_optimized, steps=steps, store=store)
+            except SDIError as exc:
+                result = IngestResult(source=path.name, collection=collection, status="failed",
+                                      message=exc.detail, code=getattr(exc, "code", None))
+            steps.done()
+            results.append(result)
+            bar.advance(overall)
+    return results
+
+
+def _summary(results: list) -> Table:
+    table = Table(title="Kết quả nạp ảnh / ingest summary")
+    for col in ("tệp / file", "trạng thái / status", "item", "COG", "chi tiết / details"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        details = (f"{r.width}×{r.height} px × {r.bands}, GSD {r.gsd_m:.3g} m, EPSG:{r.epsg}, {r.seconds:.1f} s; "
+                   if r.width else "")
+        table.add_row(r.source, STATUS.get(r.status, r.status), r.item_id or "—",
+                      f"{r.cog_bytes / 1e6:,.2f} MB" if r.cog_bytes else "—",
+                      details + escape((f"[{r.code}] " if r.code else "") + r.message))
+    return table
+
+
+def _repair(engine, store) -> None:  # noqa: ANN001
+    from uav_ingest.repair import repair
+
+    with err.status("sửa chữa / repairing the raster store"):
+        report = repair(engine, store)
+    table = Table(title="Sửa chữa kho ảnh / repair")
+    table.add_column("việc / what")
+    table.add_column("số / count", justify="right")
+    table.add_column("mục / entries", overflow="fold")
+    for name, entries in vars(report).items():
+        table.add_row(name, str(len(entries)), ", ".join(entries))
+    console.print(table)

@@ -1,0 +1,246 @@
+"""File → validated COG → statistics, footprint, STAC item → store + ``raster_items``, atomically.
+
+Registration is two-phase (see ``sdi.models.RasterItem``):
+
+1. everything is computed on a work copy in the store's tmp area (``ingest-<sha12>/``);
+2. the row is written ``pending`` with its final ``href`` (commit);
+3. the COG is put in place (an atomic rename, or one S3 PUT);
+4. the row is marked ``ready`` (commit).
+
+The whole ingest of a file holds a PostgreSQL advisory lock named by its checksum, released
+by the server if the process dies. A crash before 2 leaves only a work folder; between 2 and
+4 a ``pending`` row whose work copy or final file tells how far it got. ``uav_ingest.repair``
+(a re-run of the same file, or ``sdi ingest --repair``) finishes or rolls back each case, and
+never touches the work of a live ingest (its lock is held).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import shapely
+from geoalchemy2.shape import from_shape
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from layers.province import province_area
+from sdi.database import translate_db_errors
+from sdi.errors import InvalidInputError
+from sdi.models import RasterItem
+from sdi.settings import Settings
+from uav_ingest import cog, footprint, item, stats, validate
+from uav_ingest.collections import band_names, get_collection
+from uav_ingest.errors import RasterRejected
+from uav_ingest.progress import Quiet, Steps
+from uav_ingest.store import LocalStore, S3Store, clear_tmp, file_sha256, open_store
+
+logger = logging.getLogger(__name__)
+
+#: naive datetimes are the province's local time
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass
+class IngestResult:
+    """The outcome for one file (the CLI's summary row; the API's answer)."""
+
+    source: str
+    collection: str
+    status: str  # ingested | duplicate | resumed | failed
+    item_id: str | None = None
+    message: str = ""
+    code: str | None = None
+    size_bytes: int | None = None
+    cog_bytes: int | None = None
+    gsd_m: float | None = None
+    epsg: int | None = None
+    width: int | None = None
+    height: int | None = None
+    bands: int | None = None
+    compression: str | None = None
+    seconds: float = 0.0
+    stac: dict = field(default_factory=dict, repr=False)
+
+
+def parse_when(text: str) -> dt.datetime:
+    """ISO 8601 date or date-time; without an offset it is Vietnam time (UTC+7)."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInputError(f"Thời điểm không hợp lệ / invalid datetime {text!r}: use ISO 8601, "
+                                "e.g. 2026-03-15T09:30:00+07:00 or 2026-03-15") from exc
+    return when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
+
+
+def lock_key(sha256: str) -> int:
+    """The advisory-lock key of a file (48 bits of its checksum; also in its work folder's name)."""
+    return int(sha256[:12], 16)
+
+
+@contextmanager
+def advisory_lock(engine: Engine, key: int) -> Iterator[bool]:
+    """Hold ``pg_advisory_lock(key)`` for the block if it is free; yields whether it was taken."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(select(func.pg_advisory_unlock(key)))
+
+
+def ingest_file(path: Path, *, collection_id: str, when: dt.datetime, engine: Engine, settings: Settings,
+                platform: str | None = None, web_optimized: bool = False, steps: Steps | None = None,
+                store: LocalStore | S3Store | None = None, source_name: str | None = None,
+                sha256: str | None = None) -> IngestResult:
+    """Ingest one file; raises ``RasterRejected`` (or another ``SDIError``) with nothing left behind.
+
+    ``source_name`` (the uploaded file's name) and ``sha256`` (hashed while it streamed in) are
+    given by the HTTP upload; the CLI leaves them to be taken from ``path``.
+    """
+    from uav_ingest.repair import resolve_existing
+
+    started = time.monotonic()
+    steps = steps or Quiet()
+    store = store or open_store(settings)
+    collection = get_collection(engine, collection_id)
+    name = source_name or path.name
+    validate.sniff(path, settings.max_raster_bytes, name)
+    size = path.stat().st_size
+    if sha256 is None:
+        steps.start(f"checksum {name}", size)
+        sha256 = file_sha256(path, steps.advance)
+        steps.done()
+    sha = sha256
+    result = IngestResult(source=name, collection=collection.id, status="ingested", size_bytes=size)
+    with advisory_lock(engine, lock_key(sha)) as got:
+        if not got:
+            raise RasterRejected("busy", f"Tệp đang được nạp bởi tiến trình khác / {name} is being ingested "
+                                 "by another process right now")
+        existing = resolve_existing(engine, store, sha)
+        if existing is not None:
+            row, how = existing
+            if row.collection_id != collection.id:
+                raise RasterRejected("duplicate", f"Tệp này đã được nạp vào bộ sưu tập / this file was already "
+                                     f"ingested into collection {row.collection_id!r} as {row.id!r}",
+                                     item_id=row.id, collection=row.collection_id)
+            _fill(result, row)
+            result.status = how
+            result.message = ("đã có, bỏ qua / already ingested (same checksum), nothing new"
+                              if how == "duplicate" else "hoàn tất lần nạp dở / finished an interrupted ingest")
+            result.seconds = time.monotonic() - started
+            return result
+        work = f"ingest-{sha[:12]}"
+        clear_tmp(store, work)
+        (store.tmp_dir / work).mkdir(parents=True)
+        try:
+            _run(path, name, sha, result, collection.id, collection.kind, when, platform, web_optimized,
+                 engine, settings, store, steps, store.tmp_dir / work)
+        finally:
+            clear_tmp(store, work)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run(path: Path, name: str, sha: str, result: IngestResult, collection_id: str, kind: str, when: dt.datetime,
+         platform: str | None, web_optimized: bool, engine: Engine, settings: Settings,
+         store: LocalStore | S3Store, steps: Steps, work: Path) -> None:
+    steps.start(f"kiểm tra / validate {name}")
+    info = validate.inspect_source(path, kind=kind, default_bands=band_names(collection_id),
+                                   max_pixels=settings.max_raster_pixels, max_bytes=settings.max_raster_bytes,
+                                   name=name)
+    with engine.connect() as conn:
+        area = province_area(conn, settings)
+    if not area.intersects(shapely.box(*info.bounds_4326)):
+        raise _outside(name, info.bounds_4326)
+    steps.done()
+
+    tmp = work / "cog.tif"
+    steps.start(f"COG {name}", 100)
+    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=steps.update)
+    steps.done()
+
+    steps.start(f"thống kê, đường bao / statistics, footprint {name}")
+    facts = item.cog_facts(tmp)
+    outline, share = footprint.valid_footprint(tmp)
+    if outline is None:
+        raise RasterRejected("no_valid_data", f"Ảnh không có điểm ảnh hợp lệ nào / {name} has no valid "
+                             "pixel (all nodata or masked)")
+    if not area.intersects(outline):
+        raise _outside(name, outline.bounds)
+    band_stats = stats.band_statistics(tmp, categorical=kind == "categorical")
+    steps.done()
+
+    cog_size = tmp.stat().st_size
+    steps.start(f"checksum COG {name}", cog_size)
+    cog_sha = file_sha256(tmp, steps.advance)
+    steps.done()
+
+    iid = item.item_id(name, sha)
+    key = f"{collection_id}/{iid}.tif"
+    stac = item.build_item(item_id=iid, collection_id=collection_id, kind=kind, when=when, platform=platform,
+                           source_name=name, info=info, facts=facts, footprint=outline, stats=band_stats,
+                           source_sha256=sha, cog_sha256=cog_sha, cog_size=cog_size)
+    stac["properties"]["sdi:valid_percent"] = round(share * 100, 3)
+    row = RasterItem(id=iid, collection_id=collection_id, datetime=when, status="pending", source_sha256=sha,
+                     href=key, cog_sha256=cog_sha, size_bytes=cog_size, platform=platform,
+                     gsd_m=round(info.gsd_m, 6), epsg=facts.epsg, width=facts.width, height=facts.height,
+                     band_count=facts.count, stac=stac, footprint=from_shape(outline, srid=4326))
+    with translate_db_errors(), Session(engine, expire_on_commit=False) as session:
+        session.add(row)
+        session.commit()  # phase 1: pending, with the final href
+    try:
+        steps.start(f"lưu / store {key}", cog_size)
+        place(store, tmp, key, steps)
+        steps.done()
+        with translate_db_errors(), Session(engine) as session:  # phase 2: ready
+            session.execute(update(RasterItem).where(RasterItem.id == iid).values(status="ready"))
+            session.commit()
+    except BaseException:
+        _roll_back(engine, store, iid, key)
+        raise
+    _fill(result, row)
+    result.compression = facts.compression
+    result.message = f"{how.profile['compress']}, {len(facts.overviews)} overviews, mask={facts.mask}"
+    logger.debug("ingested %s as %s/%s", name, collection_id, iid)
+
+
+def place(store: LocalStore | S3Store, tmp: Path, key: str, steps: Steps) -> None:
+    """Put the finished COG at its key (a separate function: tests inject a crash here)."""
+    store.put(tmp, key, progress=steps.advance)
+
+
+def _roll_back(engine: Engine, store: LocalStore | S3Store, iid: str, key: str) -> None:
+    """An error (not a crash) after the pending row: remove the file and the row, best effort;
+    whatever remains is a pending row that ``repair`` resolves."""
+    try:
+        store.delete(key)
+        with Session(engine) as session:
+            session.execute(delete(RasterItem).where(RasterItem.id == iid, RasterItem.status == "pending"))
+            session.commit()
+    except Exception:  # noqa: BLE001 - the original error matters more; repair finishes the job
+        logger.exception("roll-back of %s incomplete; `sdi ingest --repair` will finish it", iid)
+
+
+def _fill(result: IngestResult, row: RasterItem) -> None:
+    result.item_id, result.cog_bytes, result.gsd_m = row.id, row.size_bytes, row.gsd_m
+    result.epsg, result.width, result.height, result.bands = row.epsg, row.width, row.height, row.band_count
+    result.stac = row.stac
+
+
+def _outside(name: str, bounds: tuple[float, ...]) -> RasterRejected:
+    box = ", ".join(f"{v:.4f}" for v in bounds)
+    return RasterRejected("outside_province", f"Ảnh nằm ngoài tỉnh Lạng Sơn / {name} lies outside Lạng Sơn "
+                          f"province (lon/lat bounds {box}): kiểm tra hệ tọa độ / check its CRS")
+
+
+def existing_item(engine: Engine, sha256: str) -> RasterItem | None:
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalar(select(RasterItem).where(RasterItem.source_sha256 == sha256))

@@ -68,6 +68,16 @@ class CollectionMosaicTiler(MosaicTilerFactory):
         return _public(super().url_for(request, name, **path_params), request)
 
 
+class PublicAlgorithms(AlgorithmFactory):
+    def url_for(self, request: Request, name: str, **path_params: Any) -> str:
+        return _public(super().url_for(request, name, **path_params), request)
+
+
+class PublicColorMaps(ColorMapFactory):
+    def url_for(self, request: Request, name: str, **path_params: Any) -> str:
+        return _public(super().url_for(request, name, **path_params), request)
+
+
 def _router() -> APIRouter:
     return APIRouter(route_class=RasterRoute, dependencies=[Depends(params.guard)])
 
@@ -99,9 +109,9 @@ def build_router() -> APIRouter:
     router = APIRouter()
     tag = ["Ảnh raster / Raster tiles"]
     router.include_router(mosaics.router, prefix=MOSAIC_PREFIX, tags=tag)
-    router.include_router(AlgorithmFactory(supported_algorithm=algorithms, router=_router()).router,
-                          prefix=PREFIX, tags=tag)
-    router.include_router(ColorMapFactory(router=_router()).router, prefix=PREFIX, tags=tag)
+    for factory in (PublicAlgorithms(supported_algorithm=algorithms, router=_router(), router_prefix=PREFIX),
+                    PublicColorMaps(router=_router(), router_prefix=PREFIX)):
+        router.include_router(factory.router, prefix=PREFIX, tags=tag)
     router.include_router(items.router, prefix=ITEM_PREFIX, tags=tag)
     return router
 

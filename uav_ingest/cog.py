@@ -88,7 +88,7 @@ class _ClickPercent(io.TextIOBase):
 
 
 def to_cog(info: SourceInfo, kind: str, dst: Path, *, web_optimized: bool = False,
-           progress: Callable[[int], None] | None = None) -> CogPlan:
+           progress: Callable[[int], None] | None = None, name: str | None = None) -> CogPlan:
     """Write the COG of ``info`` to ``dst`` and validate it; returns the plan used."""
     how = plan(info, kind)
     out = _ClickPercent(progress) if progress else None
@@ -106,10 +106,17 @@ def to_cog(info: SourceInfo, kind: str, dst: Path, *, web_optimized: bool = Fals
     except RasterioError as exc:
         dst.unlink(missing_ok=True)
         raise RasterRejected("corrupt", f"Không đọc được điểm ảnh, tệp hỏng hoặc bị cắt cụt / cannot read the "
-                             f"pixels, the file is corrupt or truncated ({info.path.name}): "
-                             f"{str(exc).splitlines()[0][:300]}") from exc
+                             f"pixels, the file is corrupt or truncated ({name or info.path.name}): "
+                             f"{_root_message(exc)}") from exc
     valid, errors, _ = cog_validate(dst, quiet=True)
     if not valid:
         dst.unlink(missing_ok=True)
         raise RasterRejected("cog_invalid", f"COG không hợp lệ / the COG did not validate: {'; '.join(errors)}")
     return how
+
+
+def _root_message(exc: BaseException) -> str:
+    """GDAL's own words: rasterio wraps them ("Read failed. See previous exception")."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__

@@ -30,7 +30,7 @@ def valid_footprint(cog: Path, max_size: int = FOOTPRINT_MAX_SIZE) -> tuple[shap
         scale = max(1.0, max(ds.width, ds.height) / max_size)
         height, width = max(1, round(ds.height / scale)), max(1, round(ds.width / scale))
         mask = ds.dataset_mask(out_shape=(height, width))
-        transform = ds.transform * Affine.scale(ds.width / width, ds.height / height)
+        transform = ds.transform @ Affine.scale(ds.width / width, ds.height / height)
         crs = CRS.from_user_input(ds.crs.to_wkt())
     valid = mask > 0
     share = float(valid.mean())

@@ -164,7 +164,7 @@ def _run(path: Path, name: str, sha: str, result: IngestResult, collection_id: s
 
     tmp = work / "cog.tif"
     steps.start(f"COG {name}", 100)
-    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=steps.update)
+    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=steps.update, name=name)
     steps.done()
 
     steps.start(f"thống kê, đường bao / statistics, footprint {name}")

@@ -25,7 +25,7 @@ from titiler.core.dependencies import BidxExprParams
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
 from tiles import store
-from tiles.params import Bidx, Expression, check_layer, gdal_env, preset_of, principal
+from tiles.params import Bidx, Expression, check_layer, gdal_env, is_image, preset_of, principal
 from tiles.store import COLLECTION_ID_PATTERN, CollectionRef, RasterRef
 
 #: At most this many items are mosaicked (the newest); a wider date range is a 400.
@@ -106,7 +106,8 @@ async def mosaic_source(request: Request, collection_id: Annotated[str, Path(pat
 def mosaic_layer(request: Request, source: Annotated[MosaicSource, Depends(mosaic_source)], bidx: Bidx = None,
                  expression: Expression = None) -> BidxExprParams:
     """``layer_dependency`` of the mosaic: bands checked against every item."""
-    return check_layer(list(source.items), gdal_env(request), preset_of(request), bidx, expression)
+    return check_layer(list(source.items), gdal_env(request), preset_of(request), bidx, expression,
+                       is_image(request))
 
 
 def _touches(box: tuple[float, float, float, float] | None, other: tuple[float, float, float, float]) -> bool:

@@ -124,9 +124,15 @@ def preset_of(request: Request) -> Preset | None:
 
 
 def check_layer(refs: list[RasterRef], env: dict, preset: Preset | None, indexes: list[int] | None,
-                expression: str | None) -> BidxExprParams:
-    """``bidx`` / ``expression`` / preset checked against the item(s); the reader's parameters."""
+                expression: str | None, image: bool = True) -> BidxExprParams:
+    """``bidx`` / ``expression`` / preset checked against the item(s); the reader's parameters.
+
+    An image of a raster with more than 4 bands (multispectral, Sentinel-2) and no band choice
+    shows its red, green and blue bands (by role; else band 1): no image format takes 5 bands."""
     count = min(bands.band_count(ref, env) for ref in refs)
+    if image and count > 4 and not (indexes or expression or preset):
+        found = bands.roles(refs[0], env)
+        indexes = [found[r] for r in ("red", "green", "blue")] if {"red", "green", "blue"} <= set(found) else [1]
     if indexes and expression:
         raise InvalidInputError("Dùng bidx hoặc expression, không dùng cả hai / use bidx or expression, not both")
     for index in indexes or ():
@@ -176,7 +182,13 @@ Expression = Annotated[str | None, Query(title="Band math expression", descripti
 def item_layer(request: Request, ref: Annotated[RasterRef, Depends(raster_item)], bidx: Bidx = None,
                expression: Expression = None) -> BidxExprParams:
     """TiTiler's ``layer_dependency`` for one item."""
-    return check_layer([ref], gdal_env(request), preset_of(request), bidx, expression)
+    return check_layer([ref], gdal_env(request), preset_of(request), bidx, expression, is_image(request))
+
+
+def is_image(request: Request) -> bool:
+    """Does the route draw an image (not statistics or point values, which take every band)?"""
+    path = request.url.path
+    return not (path.endswith("/statistics") or "/point/" in path)
 
 
 def _raw(request: Request) -> bool:

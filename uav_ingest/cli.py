@@ -53,8 +53,9 @@ def ingest(
                                                  help="acquisition time, ISO 8601 (no offset: UTC+7)")] = None,
     platform: Annotated[str | None, typer.Option(help="platform, e.g. 'DJI Mavic 3M', sentinel-2a")] = None,
     web_optimized: Annotated[bool, typer.Option(help="re-grid to WebMercatorQuad (default: keep the CRS)")] = False,
-    repair: Annotated[bool, typer.Option(help="first finish or roll back interrupted ingests and remove "
-                                              "files without rows")] = False,
+    repair: Annotated[bool, typer.Option(help="first finish or roll back interrupted ingests, remove files "
+                                              "without rows and rows without files (of --collection only, if "
+                                              "given)")] = False,
 ) -> None:
     """Nạp ảnh UAV/vệ tinh / ingest rasters: validate, COG, statistics, footprint, STAC item, register."""
     from sdi.bootstrap import prepare_database
@@ -69,7 +70,7 @@ def ingest(
     engine = prepare_database(settings)
     store = open_store(settings)
     if repair:
-        _repair(engine, store)
+        _repair(engine, store, [collection] if collection else None)
     if not files:
         return
     results = _ingest_all(files, collection, datetime, platform, web_optimized, engine, settings, store)
@@ -117,11 +118,11 @@ def _summary(results: list) -> Table:
     return table
 
 
-def _repair(engine, store) -> None:  # noqa: ANN001
+def _repair(engine, store, collections: list[str] | None) -> None:  # noqa: ANN001
     from uav_ingest.repair import repair
 
     with err.status("sửa chữa / repairing the raster store"):
-        report = repair(engine, store)
+        report = repair(engine, store, collections)
     table = Table(title="Sửa chữa kho ảnh / repair")
     table.add_column("việc / what")
     table.add_column("số / count", justify="right")

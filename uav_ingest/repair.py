@@ -100,12 +100,17 @@ def resolve_existing(engine: Engine, store: LocalStore | S3Store, sha256: str) -
     return row, "resumed"
 
 
-def repair(engine: Engine, store: LocalStore | S3Store) -> RepairReport:
-    """Make the store and ``raster_items`` agree (see the module docstring)."""
+def repair(engine: Engine, store: LocalStore | S3Store, collections: list[str] | None = None) -> RepairReport:
+    """Make the store and ``raster_items`` agree (see the module docstring); ``collections``
+    limits it to their rows and their folders of the store."""
     report = RepairReport()
-    listed = set(store.keys())  # before the rows: a file is placed only after its row exists
+    listed = {k for k in store.keys() if collections is None or k.split("/", 1)[0] in collections}
+    # the rows after the listing: a file is placed only after its row exists
     with Session(engine, expire_on_commit=False) as session:
-        rows = list(session.scalars(select(RasterItem)))
+        stmt = select(RasterItem)
+        if collections is not None:
+            stmt = stmt.where(RasterItem.collection_id.in_(collections))
+        rows = list(session.scalars(stmt))
     for row in rows:
         with advisory_lock(engine, lock_key(row.source_sha256)) as got:
             if not got:

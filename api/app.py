@@ -21,6 +21,7 @@ from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
 from api.qgis import router as qgis_router
+from api.stac import router as stac_router
 from layers.catalog import Layer, get_layer
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import DatabaseError, InvalidCredentialsError
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_exception_handlers(app)
     _routes(app)
     app.include_router(qgis_router)
+    app.include_router(stac_router)
     app.include_router(raster_router)
     return app
 

@@ -74,7 +74,8 @@ def build_item(*, item_id: str, collection_id: str, kind: str, when: dt.datetime
                source_sha256: str, cog_sha256: str, cog_size: int) -> dict:
     """The STAC Item as a dict (hrefs relative to the server root)."""
     item = pystac.Item(
-        id=item_id, geometry=shapely.geometry.mapping(footprint), bbox=list(footprint.bounds), datetime=when,
+        id=item_id, geometry=shapely.geometry.mapping(footprint), bbox=list(footprint.bounds),
+        datetime=when.astimezone(dt.UTC),  # STAC: datetimes in UTC
         properties={"sdi:source_name": source_name, "sdi:source_sha256": source_sha256, "sdi:kind": kind},
         collection=collection_id,
     )

@@ -10,6 +10,10 @@ OGC API at ``{base_url}/ogc``:
 - large layers (more features than one QGIS page) also as vector tiles (provider
   ``vectortile``, XYZ from ``/ogc/collections/{id}/tiles/WebMercatorQuad``) in their own
   group; their OAPIF layer is then off by default and fetches only the visible area;
+- every ready raster item the caller may see (UAV flights, Sentinel-2 scenes, DEMs) as an XYZ
+  raster layer of ``/rasters/{item}/tiles/WebMercatorQuad`` in the bottom group, newest first;
+  RGB flights also with a VARI layer (vegetation from plain drones), multispectral ones as NDVI
+  (see ``tiles``); each layer's abstract gives its WMTS capabilities and COG addresses;
 - project CRS VN-2000 / TM-3 107°15′ (EPSG:9215), opening on the province.
 
 Which layers appear is decided by the gateway (``identify`` + ``visible_layers``), the one
@@ -27,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -36,6 +40,7 @@ from api.ogc.config import OGC_PATH
 from api.ogc.gateway import invalid_key
 from layers.catalog import Layer
 from sdi.access import Principal
+from tiles.store import RasterRef, visible_items
 
 router = APIRouter(tags=["QGIS"])
 
@@ -70,6 +75,7 @@ AREA = Kind("MULTIPOLYGON", "Vùng / Areas", "vùng / areas", "Polygon", "MultiP
 KINDS = (POINT, LINE, AREA)  # top to bottom: points over lines over areas
 TABLES = "Bảng (không có hình học) / Tables (no geometry)"
 TILES = "Ô vuông vector – lớp lớn / Vector tiles – large layers"
+RASTERS = "Ảnh raster – UAV, vệ tinh, DEM / Rasters – UAV, satellite, DEM"
 
 #: Colours (r,g,b) of the bundled layers; others take the palette in turn.
 COLOURS = {
@@ -111,8 +117,9 @@ async def qgis_project(request: Request, authcfg: AuthCfg = None) -> Response:
         return invalid_key(request.url.path)
     layers = await asyncio.to_thread(gateway.visible_layers, who)
     settings = request.app.state.settings
+    rasters = await asyncio.to_thread(visible_items, request.app.state.engine, settings, who)
     auth = None if who.anonymous else (authcfg or DEFAULT_AUTHCFG)
-    body = project_xml(layers, settings.base_url, auth, who)
+    body = project_xml(layers, settings.base_url, auth, who, rasters)
     return Response(body, media_type=MEDIA_TYPE, headers={
         "Content-Disposition": 'attachment; filename="langson-sdi.qgs"',
         "Cache-Control": "private, no-store", "Vary": "Authorization, X-API-Key",
@@ -193,19 +200,25 @@ def tile_uri(ogc: str, layer_id: str, authcfg: str | None) -> str:
 
 # --- the XML -------------------------------------------------------------------------------------
 
-def project_xml(layers: dict[str, Layer], base_url: str, authcfg: str | None, who: Principal) -> bytes:
+def project_xml(layers: dict[str, Layer], base_url: str, authcfg: str | None, who: Principal,
+                rasters: Iterable[RasterRef] = ()) -> bytes:
     """The ``.qgs`` document."""
     groups = plan(layers, base_url, authcfg)
     entries = [entry for _, group in groups for entry in group]
+    raster_entries = [r for ref in rasters for r in raster_plan(ref, base_url, authcfg)]
     root = ET.Element("qgis", version=QGIS_VERSION, projectname=project_title(who))
     ET.SubElement(root, "homePath", path="")
     _text(root, "title", project_title(who))
     ET.SubElement(ET.SubElement(root, "projectCrs"), "spatialrefsys").extend(_srs(PROJECT_EPSG))
-    root.append(_layer_tree(groups))
+    tree = _layer_tree(groups)
+    if raster_entries:
+        tree.append(_raster_group(raster_entries))
+    root.append(tree)
     layers_el = ET.SubElement(root, "projectlayers")
     layers_el.extend(_maplayer(entry, authcfg) for entry in entries)
+    layers_el.extend(_raster_maplayer(entry) for entry in raster_entries)
     order = ET.SubElement(root, "layerorder")
-    for entry in entries:
+    for entry in [*entries, *raster_entries]:
         ET.SubElement(order, "layer", id=entry.id)
     root.append(_properties())
     root.append(_metadata(who, base_url, authcfg))
@@ -470,3 +483,93 @@ def _tile_renderer(entry: Entry, colour: str) -> ET.Element:
         style.set("max-zoom", "-1")
         ET.SubElement(style, "symbols").append(_symbol(kind, colour, entry.layer.id))
     return renderer
+
+
+# --- rasters -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RasterEntry:
+    """One XYZ raster layer of an item (a rendering of it: natural colours, NDVI, VARI, …)."""
+
+    id: str
+    name: str
+    source: str
+    abstract: str
+    checked: bool
+
+
+#: How each kind of collection is drawn: (id suffix, label, tile query, switched on).
+RASTER_RENDERINGS: dict[str, list[tuple[str, str, dict[str, str], bool]]] = {
+    "rgb": [("", "màu thực / true colour", {}, True),
+            ("vari", "VARI – thực vật / vegetation", {"algorithm": "vari"}, False)],
+    "multispectral": [("ndvi", "NDVI", {"algorithm": "ndvi"}, True),
+                      ("", "màu thực / true colour", {}, False)],
+    "sentinel2": [("ndvi", "NDVI", {"algorithm": "ndvi"}, True),
+                  ("", "màu thực / true colour", {}, False)],
+    "dem": [("", "độ cao / elevation", {"bidx": "1", "rescale": "0,1600", "colormap_name": "terrain"}, True)],
+    "categorical": [("", "phân loại / classes", {"bidx": "1"}, True)],
+}
+
+
+def raster_plan(ref: RasterRef, base_url: str, authcfg: str | None) -> list[RasterEntry]:
+    """The XYZ layers of one raster item."""
+    item_url = f"{base_url.rstrip('/')}/rasters/{ref.id}"
+    coll = ref.collection
+    when = ref.datetime.strftime("%Y-%m-%d")
+    links = (f"WMTS: {item_url}/WMTSCapabilities.xml — COG (GDAL /vsicurl/, HTTP Range): {item_url}/cog.tif — "
+             f"TileJSON: {item_url}/WebMercatorQuad/tilejson.json")
+    out = []
+    for suffix, label, query, checked in RASTER_RENDERINGS.get(coll.kind, RASTER_RENDERINGS["categorical"]):
+        tiles = f"{item_url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png" + (f"?{urlencode(query)}" if query else "")
+        lines = [f"{coll.title_vi} / {coll.title_en}: {ref.id}, {when}, {label}.",
+                 f"Độ phân giải / GSD: {ref.gsd_m} m. Nền tảng / platform: {ref.platform or '—'}.", links]
+        if authcfg:
+            lines.append(auth_note(authcfg))
+        out.append(RasterEntry(id=f"raster_{ref.id}" + (f"_{suffix}" if suffix else ""),
+                               name=f"{coll.title_vi} {when} · {label} ({ref.id})",
+                               source=xyz_raster_uri(tiles, _max_zoom(ref), authcfg), abstract="\n\n".join(lines),
+                               checked=checked))
+    return out
+
+
+def _max_zoom(ref: RasterRef) -> int:
+    """The Web Mercator zoom of the item's pixel size (a 10 cm flight: 21), so QGIS asks for no
+    finer tiles than the data has."""
+    import math
+
+    if not ref.gsd_m or ref.gsd_m <= 0:
+        return 22
+    lat = (ref.bbox[1] + ref.bbox[3]) / 2 if ref.bbox else 22.0
+    zoom = math.log2(156543.03392 * math.cos(math.radians(lat)) / ref.gsd_m)
+    return max(0, min(24, math.ceil(zoom)))
+
+
+def xyz_raster_uri(url: str, zmax: int, authcfg: str | None) -> str:
+    """The XYZ raster source of QGIS's ``wms`` provider (the URL percent-encoded, as QGIS writes it)."""
+    source = f"type=xyz&url={quote(url, safe=':/{}')}&zmin=0&zmax={zmax}"
+    return source + (f"&authcfg={authcfg}" if authcfg else "")
+
+
+def _raster_group(entries: list[RasterEntry]) -> ET.Element:
+    group = ET.Element("layer-tree-group", name=RASTERS, checked="Qt::Checked", expanded="1")
+    for entry in entries:
+        ET.SubElement(group, "layer-tree-layer", id=entry.id, name=entry.name, providerKey="wms", source=entry.source,
+                      checked="Qt::Checked" if entry.checked else "Qt::Unchecked", expanded="0")
+    return group
+
+
+def _raster_maplayer(entry: RasterEntry) -> ET.Element:
+    """A ``<maplayer type="raster">`` of the ``wms`` provider (XYZ), drawn as the tiles' colours."""
+    el = ET.Element("maplayer", type="raster")
+    _text(el, "id", entry.id)
+    _text(el, "datasource", entry.source)
+    _text(el, "layername", entry.name)
+    _text(el, "title", entry.name)
+    _text(el, "abstract", entry.abstract)
+    ET.SubElement(ET.SubElement(el, "srs"), "spatialrefsys").extend(_srs(3857))
+    _text(el, "provider", "wms", encoding="UTF-8")
+    pipe = ET.SubElement(el, "pipe")
+    renderer = ET.SubElement(pipe, "rasterrenderer", type="multibandcolor", opacity="1", alphaBand="4",
+                             redBand="1", greenBand="2", blueBand="3", nodataColor="")
+    ET.SubElement(renderer, "rasterTransparency")
+    return el

@@ -96,8 +96,10 @@ def build_router() -> APIRouter:
                                   layer_identifier_provider=lambda path: path.ref.id)],
         **shared,
     )
-    items.router.add_api_route("/cog.tif", cog.cog_file, methods=["GET", "HEAD"], name="cog_file",
-                               summary="Tệp COG / the COG file (HTTP Range)", response_class=cog.Response)
+    for method in ("GET", "HEAD"):
+        items.router.add_api_route("/cog.tif", cog.cog_file, methods=[method], name="cog_file",
+                                   operation_id=f"{method.lower()}COG", include_in_schema=method == "GET",
+                                   summary="Tệp COG / the COG file (HTTP Range)", response_class=cog.Response)
     mosaics = CollectionMosaicTiler(
         router=_router(), router_prefix=MOSAIC_PREFIX, backend=mosaic.DateMosaicBackend,
         path_dependency=mosaic.mosaic_source, layer_dependency=mosaic.mosaic_layer, add_part=True,

@@ -356,7 +356,7 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
     row = await _collection(request, who, collection_id)
     if who.anonymous:
         raise InvalidCredentialsError("Cần khoá API của cơ quan sở hữu / an API key of the owning agency is needed")
-    if not can_edit(row, who):  # type: ignore[arg-type] - same fields as a layer
+    if not can_edit(row, who):  # type: ignore[arg-type]  # same fields as a layer
         raise ForbiddenError(f"Chỉ cán bộ của cơ quan sở hữu ({row.owner}) được tải ảnh lên / only staff of the "
                              f"owning agency ({row.owner}) may add items to {collection_id!r}")
     settings = request.app.state.settings

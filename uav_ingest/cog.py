@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TextIO, cast
 
 import morecantile
 from rasterio.errors import RasterioError
@@ -43,8 +44,8 @@ class CogPlan:
     profile: dict
     indexes: list[int]
     add_mask: bool
-    overview_resampling: str
-    warp_resampling: str
+    overview_resampling: Literal["nearest", "average"]
+    warp_resampling: Literal["nearest", "bilinear"]
 
 
 def plan(info: SourceInfo, kind: str) -> CogPlan:
@@ -100,7 +101,7 @@ def to_cog(info: SourceInfo, kind: str, dst: Path, *, web_optimized: bool = Fals
                 info.path, dst, how.profile, indexes=how.indexes, add_mask=how.add_mask,
                 overview_resampling=how.overview_resampling, resampling=how.warp_resampling,
                 tms=morecantile.tms.get("WebMercatorQuad") if web_optimized else None,
-                config=GDAL_CONFIG, quiet=out is None, progress_out=out, forward_band_tags=True,
+                config=GDAL_CONFIG, quiet=out is None, progress_out=cast(TextIO, out), forward_band_tags=True,
                 additional_cog_metadata={"SDI_KIND": kind},
             )
     except RasterioError as exc:

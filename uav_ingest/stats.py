@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from rio_tiler.io import Reader
 
@@ -23,7 +24,7 @@ def band_statistics(cog: Path, *, categorical: bool = False) -> list[dict]:
     out = []
     for band in stats.values():
         counts, edges = band.histogram
-        entry = {
+        entry: dict[str, Any] = {
             "minimum": _num(band.min), "maximum": _num(band.max), "mean": _num(band.mean),
             "stddev": _num(band.std), "valid_percent": _num(band.valid_percent),
             "percentile_2": _num(getattr(band, "percentile_2", None)),

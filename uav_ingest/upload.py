@@ -12,6 +12,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
@@ -119,7 +120,8 @@ async def receive(request: Request, tmp_dir: Path, limit: int) -> Upload:
                 raise InvalidInputError("Thiếu boundary của multipart / multipart body without a boundary")
             names = ("on_part_begin", "on_part_data", "on_part_end", "on_header_field", "on_header_value",
                      "on_header_end", "on_headers_finished")
-            parser = MultipartParser(options[b"boundary"], {n: getattr(sink, n) for n in names})
+            callbacks: Any = {n: getattr(sink, n) for n in names}
+            parser = MultipartParser(options[b"boundary"], callbacks)
             async for chunk in request.stream():
                 sink.count(len(chunk))
                 parser.write(chunk)

@@ -186,7 +186,7 @@ def _check_truncation(ds: rasterio.DatasetReader, path: Path, name: str) -> None
     if rows * cols > _MAX_BLOCKS_CHECKED:
         rows_to_check = [rows - 1]
     else:
-        rows_to_check = range(rows)
+        rows_to_check = list(range(rows))
     for band in {1, ds.count}:
         for r in rows_to_check:
             for c in range(cols):

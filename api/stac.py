@@ -48,7 +48,6 @@ CONFORMANCE = [
 ]
 PROVINCE_BBOX = [LANG_SON_AOI.west_lon_degree, LANG_SON_AOI.south_lat_degree,
                  LANG_SON_AOI.east_lon_degree, LANG_SON_AOI.north_lat_degree]
-_ingest_limiter: anyio.CapacityLimiter | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -351,7 +350,6 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
     from uav_ingest.ingest import ingest_file, parse_when
     from uav_ingest.store import open_store
 
-    global _ingest_limiter
     who = await _who(request)
     row = await _collection(request, who, collection_id)
     if who.anonymous:
@@ -374,8 +372,10 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
                       engine=request.app.state.engine, settings=settings, store=store,
                       platform=request.query_params.get("platform") or received.fields.get("platform") or None,
                       source_name=name.replace("/", "_").replace("\\", "_"), sha256=received.sha256)
-        _ingest_limiter = _ingest_limiter or anyio.CapacityLimiter(1)
-        result = await anyio.to_thread.run_sync(job, limiter=_ingest_limiter)
+        state = request.app.state  # one ingest at a time per application (they are CPU- and disk-bound)
+        if getattr(state, "raster_ingest_limiter", None) is None:
+            state.raster_ingest_limiter = anyio.CapacityLimiter(1)
+        result = await anyio.to_thread.run_sync(job, limiter=state.raster_ingest_limiter)
     except RasterRejected as exc:
         return problem(exc.status, exc.title, exc.detail, request, code=exc.code)
     finally:

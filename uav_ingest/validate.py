@@ -179,7 +179,10 @@ def _check_bands(kind: str, dtype: str, count: int, alpha: int | None, names: li
 
 
 def _check_truncation(ds: rasterio.DatasetReader, path: Path, name: str) -> None:
-    """Every block (strip or tile) of the first and last band must lie inside the file."""
+    """Every block (strip or tile) of the first and last band must lie inside the file.
+
+    By hand because GDAL opens a truncated TIFF whose directory survived and fails only when it
+    reads a missing block, i.e. deep into the conversion; the offsets tell at once."""
     size = path.stat().st_size
     rows = math.ceil(ds.height / ds.block_shapes[0][0])
     cols = math.ceil(ds.width / ds.block_shapes[0][1])

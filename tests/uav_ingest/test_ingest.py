@@ -192,3 +192,13 @@ def test_stac_item_is_json_serialisable_and_complete(engine, ingest_settings, tm
     assert footprint.is_valid and shapely.box(*item["bbox"]).contains(footprint.buffer(-1e-9))
     with rasterio.open(Path(ingest_settings.raster_store) / f"uav_rgb/{result.item_id}.tif") as ds:
         assert ds.nodata is None and ds.compression.value == "JPEG"  # nodata 0 became a mask too
+
+
+def test_web_optimized_option(engine, ingest_settings, tmp_path):
+    result = ingest_file(rasters.uav_rgb(tmp_path / "wo.tif", width=600, height=500, seed=16),
+                         collection_id="uav_rgb", when=parse_when("2026-03-15"), engine=engine,
+                         settings=ingest_settings, web_optimized=True)
+    with rasterio.open(Path(ingest_settings.raster_store) / f"uav_rgb/{result.item_id}.tif") as ds:
+        assert ds.crs.to_epsg() == 3857 and ds.tags()["TILING_SCHEME_NAME"] == "WebMercatorQuad"
+    assert result.stac["properties"]["proj:code"] == "EPSG:3857"
+    assert shapely.geometry.shape(result.stac["geometry"]).intersects(shapely.Point(106.75, 21.85).buffer(0.001))

@@ -163,8 +163,16 @@ def _run(path: Path, name: str, sha: str, result: IngestResult, collection_id: s
     steps.done()
 
     tmp = work / "cog.tif"
-    steps.start(f"COG {name}", 100)
-    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=steps.update, name=name)
+    steps.start(f"COG: đọc, nén / read, compress {name}", 100)
+    stage = {"writing": False}
+
+    def converting(percent: int) -> None:  # rio-cogeo reports the pixel copy; then overviews and the copy out
+        steps.update(percent)
+        if percent >= 100 and not stage["writing"]:
+            stage["writing"] = True
+            steps.start(f"COG: tổng quan, ghi / overviews, write {name}")
+
+    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=converting, name=name)
     steps.done()
 
     steps.start(f"thống kê, đường bao / statistics, footprint {name}")

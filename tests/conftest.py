@@ -33,16 +33,18 @@ TEST_FOREST_TARGET = 2_000
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    # rasters written by tests never land in the repository's own store
+    store = str(tmp_path_factory.mktemp("raster-store"))
     external = os.environ.get("SDI_TEST_DATABASE_URL")
     if external:
-        yield Settings(database_url=external, forest_sample_target=TEST_FOREST_TARGET)
+        yield Settings(database_url=external, forest_sample_target=TEST_FOREST_TARGET, raster_store=store)
         return
     base = Settings(database_url=None)
     info = Cluster(base).ensure_running()
     name = f"sdi_test_{os.getpid()}"
     drop_database(info.url("postgres"), name)
     create_database(info.url("postgres"), name)
-    yield Settings(database_url=info.url(name), forest_sample_target=TEST_FOREST_TARGET)
+    yield Settings(database_url=info.url(name), forest_sample_target=TEST_FOREST_TARGET, raster_store=store)
     drop_database(info.url("postgres"), name)
 
 
@@ -110,7 +112,8 @@ def free_port() -> int:
 
 def start_server(settings: Settings, env: dict | None = None) -> LiveServer:
     port = free_port()
-    env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING", **(env or {})}
+    env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING",
+           "SDI_RASTER_STORE": settings.raster_store, **(env or {})}
     # output to a file, not a pipe nobody reads (a full pipe would block the server)
     log = Path(tempfile.mkdtemp(prefix="sdi-server-")) / "server.log"
     with log.open("wb") as out:

@@ -218,8 +218,8 @@ def project_xml(layers: dict[str, Layer], base_url: str, authcfg: str | None, wh
     layers_el.extend(_maplayer(entry, authcfg) for entry in entries)
     layers_el.extend(_raster_maplayer(entry) for entry in raster_entries)
     order = ET.SubElement(root, "layerorder")
-    for entry in [*entries, *raster_entries]:
-        ET.SubElement(order, "layer", id=entry.id)
+    for layer_id in [entry.id for entry in entries] + [entry.id for entry in raster_entries]:
+        ET.SubElement(order, "layer", id=layer_id)
     root.append(_properties())
     root.append(_metadata(who, base_url, authcfg))
     bbox = province_extent(layers.values())

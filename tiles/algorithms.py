@@ -108,4 +108,4 @@ PRESETS = {
 }
 
 #: TiTiler's algorithms (hillshade, slope, … for DEMs) and ours.
-algorithms = titiler_algorithms.register({"ndvi": NDVI, "vari": VARI, "exg": ExG})
+algorithms = titiler_algorithms.register({"ndvi": NDVI, "vari": VARI, "exg": ExG})  # type: ignore[dict-item]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import attr
+import morecantile
 from fastapi import Depends, Path, Query, Request
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
@@ -144,7 +145,7 @@ class DateMosaicBackend(BaseBackend):
         return [ref.location for ref in self.input.items if _touches(ref.bbox, box)]
 
     def assets_for_tile(self, x: int, y: int, z: int, **kwargs: Any) -> list[str]:
-        xy = self.tms.xy_bounds(x, y, z)
+        xy = self.tms.xy_bounds(morecantile.Tile(x, y, z))
         box = transform_bounds(self.tms.rasterio_crs, WGS84_CRS, *xy, densify_pts=21)
         return self._assets(box)
 

@@ -16,6 +16,7 @@ problem+json, audit) and public URLs in TileJSON/WMTS (``SDI_PUBLIC_URL`` behind
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -91,7 +92,7 @@ def build_router() -> APIRouter:
     )
     items = ItemTiler(
         router=_router(), router_prefix=ITEM_PREFIX, path_dependency=params.item_path,
-        layer_dependency=params.item_layer,
+        layer_dependency=params.item_layer,  # type: ignore[arg-type]  # any callable dependency
         extensions=[wmtsExtension(templates=TEMPLATES, tile_dependencies=WMTS_TILE_PARAMS,
                                   layer_identifier_provider=lambda path: path.ref.id)],
         **shared,
@@ -102,14 +103,15 @@ def build_router() -> APIRouter:
                                    summary="Tệp COG / the COG file (HTTP Range)", response_class=cog.Response)
     mosaics = CollectionMosaicTiler(
         router=_router(), router_prefix=MOSAIC_PREFIX, backend=mosaic.DateMosaicBackend,
-        path_dependency=mosaic.mosaic_source, layer_dependency=mosaic.mosaic_layer, add_part=True,
+        path_dependency=mosaic.mosaic_source, layer_dependency=mosaic.mosaic_layer,  # type: ignore[arg-type]
+        add_part=True,
         add_statistics=True,
         extensions=[mosaicWmtsExtension(templates=TEMPLATES, tile_dependencies=WMTS_TILE_PARAMS,
                                         layer_identifier_provider=str)],
         **shared,
     )
     router = APIRouter()
-    tag = ["Ảnh raster / Raster tiles"]
+    tag: list[str | Enum] = ["Ảnh raster / Raster tiles"]
     router.include_router(mosaics.router, prefix=MOSAIC_PREFIX, tags=tag)
     for factory in (PublicAlgorithms(supported_algorithm=algorithms, router=_router(), router_prefix=PREFIX),
                     PublicColorMaps(router=_router(), router_prefix=PREFIX)):

@@ -121,7 +121,7 @@ def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) 
             .where(RasterItem.id == item_id, RasterItem.status == "ready"))
     with Session(engine) as session:
         row = session.execute(stmt).first()
-    if row is None or not visible(row[1], who):  # type: ignore[arg-type] - same fields as a layer
+    if row is None or not visible(row[1], who):  # type: ignore[arg-type]  # same fields as a layer
         return None
     return _ref(settings, row[0], row[1], row[2])
 

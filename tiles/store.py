@@ -10,7 +10,6 @@ stored ``href`` that would leave the store root (``../``, an absolute path) is r
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -184,10 +183,3 @@ def gdal_env(settings: Settings) -> dict[str, str]:
     if settings.s3_region:
         env["AWS_REGION"] = settings.s3_region
     return env
-
-
-def file_size(location: str) -> int | None:
-    try:
-        return os.stat(location).st_size
-    except OSError:
-        return None

@@ -14,7 +14,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy import Connection, Engine, Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -182,7 +182,7 @@ def refresh_stats(conn: Connection, layer: LayerSpec) -> None:
         ).one()
         extent = [round(v, 7) for v in box]
     conn.execute(
-        LayerRecord.__table__.update()
+        update(LayerRecord)
         .where(LayerRecord.id == layer.id)
         .values(feature_count=count, extent=extent, last_updated=text("now()"))
     )

@@ -123,6 +123,7 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
                      source_crs: CRS | None, report: ValidationReport, if_exists: IfExists,
                      dry_run: bool, progress: Progress | None, checksum: str | None) -> None:
     raw = conn.connection.driver_connection
+    assert raw is not None  # a live psycopg connection
     area = province_area(conn, settings) if layer.has_geometry else None
     mapping: dict[str, str] | None = None
     stager: Stager | None = None
@@ -132,6 +133,7 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
             # Only the columns the source has: an upsert keeps the others, inserts get defaults.
             columns = list(mapping.values()) + (["geom"] if layer.has_geometry else [])
             stager = Stager(raw, layer.sa_table, columns, layer.natural_key)
+        assert stager is not None
         frame = _prepare(batch, layer, mapping, source_crs, area, report)
         report.counts.read += len(batch.frame)
         if report.ok and not _copy(stager, frame, report):
@@ -193,7 +195,7 @@ def _column_mapping(names: list[str], layer: Layer, report: ValidationReport) ->
     ignored = []
     for name in names:
         target = layer.aliases.get(name) or writable.get(name.lower()) or _dbf_truncated(name, writable)
-        if target in writable.values() and target not in mapping.values():
+        if target is not None and target in writable.values() and target not in mapping.values():
             mapping[name] = target
         else:
             ignored.append(name)
@@ -243,13 +245,14 @@ def _prepare(batch: Batch, layer: Layer, mapping: dict[str, str], source_crs: CR
     if layer.has_geometry:
         geoms = batch.geometry if batch.geometry is not None else np.full(len(frame), None, dtype=object)
         geoms = _to_storage_crs(np.asarray(geoms, dtype=object), source_crs, report, rows)
-        geoms, rejected = fix_geometries(geoms, layer.geometry, rows, report)
+        geoms, rejected = fix_geometries(geoms, list(layer.geometry), rows, report)
         keep &= ~rejected
         if area is not None:
             before = int(keep.sum())
             keep = check_inside(geoms, keep, area, rows, report)
             if before - int(keep.sum()) > before // 2 and source_crs is not None:
-                _hint_crs(batch.geometry, source_crs, area, report)
+                _hint_crs(None if batch.geometry is None else np.asarray(batch.geometry, dtype=object),
+                          source_crs, area, report)
         frame = frame.assign(geom=shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True,
                                                  include_srid=True))
     report.counts.rejected += int((~keep).sum())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -60,7 +61,7 @@ class ValidationReport(BaseModel):
         return [i for i in self.issues if i.severity == "error"]
 
     def add(self, dimension: Dimension, severity: Severity, code: str, message: str,
-            rows: list[int] | np.ndarray = (), keys: list[str] | np.ndarray = (),
+            rows: Sequence[int] | np.ndarray = (), keys: Sequence[str] | np.ndarray = (),
             count: int | None = None) -> None:
         """Record ``count`` occurrences (default: ``len(rows)``), merging by code."""
         n = count if count is not None else max(len(rows), 1)

@@ -69,7 +69,9 @@ class Stager:
         """How many staged keys already exist in the layer (the rows an upsert updates)."""
         query = sql.SQL("SELECT count(*) FROM {s} JOIN {t} USING ({k})").format(
             s=sql.Identifier(STAGE), t=sql.Identifier(self.table.name), k=sql.Identifier(self.key))
-        return int(self.conn.execute(query).fetchone()[0])
+        row = self.conn.execute(query).fetchone()
+        assert row is not None  # count(*) always answers one row
+        return int(row[0])
 
     def upsert(self, *, replace: bool) -> None:
         """Move the stage into the layer: replace everything, or insert-or-update by key."""

@@ -139,5 +139,5 @@ def revoke_key(engine: Engine, name: str) -> None:
             .values(revoked_at=dt.datetime.now(dt.UTC))
         )
         session.commit()
-    if result.rowcount == 0:
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # a CursorResult for UPDATE
         raise NotFoundError(f"Không có khoá đang hoạt động tên / no active key named {name!r}")

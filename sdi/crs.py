@@ -25,7 +25,7 @@ def transformer(src: str, dst: str) -> Transformer:
     """The best available transformation between two CRSs, lon/lat order."""
     return Transformer.from_crs(
         CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True,
-        only_best=True, area_of_interest=LANG_SON_AOI,
+        only_best=True, area_of_interest=LANG_SON_AOI,  # type: ignore[arg-type]  # pyproj's stub names another class
     )
 
 

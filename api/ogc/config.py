@@ -22,6 +22,10 @@ OGC_PATH = "/ogc"
 CATALOGUE_ID = "catalogue"
 
 
+_KINDS: dict[tuple[str, ...], str] = {("MULTIPOLYGON",): "polygon", ("MULTILINESTRING",): "line",
+                                      ("POINT",): "point"}
+
+
 def _both(vi: str, en: str) -> dict[str, str]:
     return {"vi": vi, "en": en}
 
@@ -30,7 +34,7 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
     """The pygeoapi resource of one layer: features (PostgreSQL) and vector tiles (MVT)."""
     ext = layer.extent or [102.0, 8.0, 110.0, 24.0]
     big = layer.feature_count > settings.ogc_count_threshold
-    common = {
+    common: dict = {
         "data": database,
         "table": layer.table,
         "id_field": layer.natural_key,
@@ -57,8 +61,7 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
             "storage_crs": CRS84,
             "sdi_layer": layer.id,
             "sdi_big": big,
-            "sdi_kind": {("MULTIPOLYGON",): "polygon", ("MULTILINESTRING",): "line",
-                         ("POINT",): "point"}.get(tuple(layer.geometry), "mixed"),
+            "sdi_kind": _KINDS.get(tuple(layer.geometry), "mixed"),
             "options": {**common["options"], "zoom": {"min": 0, "max": 22}},
             "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
         })

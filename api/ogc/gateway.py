@@ -221,6 +221,8 @@ class OGCGateway:
             await self.app(scope, receive, send)
             return
 
+        assert collection is not None  # audited: a collection was named
+
         async def send_and_audit(message: Message) -> None:
             # written before the response starts: no restricted data leaves without its log entry
             if message["type"] == "http.response.start":
@@ -437,7 +439,7 @@ def _fix_response(response: Response, request: Request, args: tuple) -> Response
     path = request.url.path
     if status >= 400 and "json" in ctype:
         try:
-            body = json.loads(response.body)
+            body = json.loads(bytes(response.body))
         except ValueError:
             body = {}
         detail = str(body.get("description") or body.get("detail") or "")
@@ -458,8 +460,9 @@ def _fix_response(response: Response, request: Request, args: tuple) -> Response
 
 
 #: Features Part 5 geometry formats of the catalogue's geometry types
-_GEOMETRY_FORMATS = {("POINT",): "geometry-point", ("MULTIPOLYGON",): "geometry-multipolygon",
-                     ("MULTILINESTRING",): "geometry-multilinestring"}
+_GEOMETRY_FORMATS: dict[tuple[str, ...], str] = {
+    ("POINT",): "geometry-point", ("MULTIPOLYGON",): "geometry-multipolygon",
+    ("MULTILINESTRING",): "geometry-multilinestring"}
 
 
 def _declare_geometry(response: Response, path: str) -> Response:
@@ -469,7 +472,7 @@ def _declare_geometry(response: Response, path: str) -> Response:
     layer = runtime.catalog().get(layer_id)
     if layer is None:
         return response
-    body = json.loads(response.body)
+    body = json.loads(bytes(response.body))
     geometry = body.get("properties", {}).get("geometry")
     if geometry is not None:
         if not layer.geometry:

@@ -44,6 +44,7 @@ from sqlalchemy import Date, DateTime, and_, delete, literal, select
 from sqlalchemy.orm import Session
 
 from api.ogc import runtime
+from layers.loader import IfExists
 from sdi.errors import SDIError, ValidationFailedError
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,8 @@ class FeatureProvider(PostgreSQLProvider):
             raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}") from exc
         engine = runtime.engine()
         with Session(engine) as session:
-            deleted = session.execute(delete(self.table_model).where(column == identifier)).rowcount
+            deleted = session.execute(  # type: ignore[attr-defined]  # a CursorResult for DELETE
+                delete(self.table_model).where(column == identifier)).rowcount
             session.commit()
         if not deleted:
             raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}")
@@ -186,7 +188,7 @@ class FeatureProvider(PostgreSQLProvider):
             refresh_stats(conn, layer)
         return True
 
-    def _write(self, item: str | bytes, identifier: Any, if_exists: str) -> Any:
+    def _write(self, item: str | bytes, identifier: Any, if_exists: IfExists) -> Any:
         from layers.loader import load_frame
 
         layer = runtime.layer(self.sdi_layer)
@@ -271,7 +273,7 @@ class TileProvider(MVTPostgreSQLProvider):
         )
         query = select(ST_AsMVT(rows.table_valued(), layer))
         with Session(self._engine) as session:
-            return bytes(session.execute(query).scalar()) or None
+            return bytes(session.execute(query).scalar() or b"") or None
 
 
 class CatalogueProvider(BaseProvider):
@@ -315,8 +317,8 @@ class CatalogueProvider(BaseProvider):
         for sort in reversed(sortby or []):
             if sort["property"] not in self._fields:
                 raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {sort['property']}")
-            records.sort(key=lambda r, p=sort["property"]: str(r["properties"].get(p) or ""),
-                         reverse=sort["order"] == "-")
+            prop = sort["property"]
+            records.sort(key=lambda r: str(r["properties"].get(prop) or ""), reverse=sort["order"] == "-")
         matched = len(records)
         page = [] if resulttype == "hits" else records[offset:offset + limit]
         if skip_geometry:

@@ -22,7 +22,9 @@ def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no
 def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
-        connectable = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+        url = config.get_main_option("sqlalchemy.url")
+        assert url, "sqlalchemy.url is set by sdi.migrate.alembic_config"
+        connectable = create_engine(url, poolclass=pool.NullPool)
         with connectable.connect() as connection:
             _run(connection)
     else:

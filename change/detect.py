@@ -1,0 +1,487 @@
+"""Detection core: two rasters → change polygons, window by window.
+
+Steps (each a library call where one exists):
+
+1. **One grid.** Both rasters are read through ``rasterio.vrt.WarpedVRT`` onto one grid: their
+   common CRS if they share a projected one, else VN-2000 / TM-3 107°15′ (EPSG:9215); the
+   coarser of the two resolutions (``average`` resampling when a fine UAV flight meets a 10 m
+   scene); the intersection of their extents.
+2. **Masks.** Nodata / alpha / internal masks of both dates; clouds (bright, white) and
+   shadows (very dark) where the data are reflectances with a blue band; dilated a little.
+3. **Index.** NDVI when both dates have red and NIR, else ExG on chromatic coordinates
+   (2g − r − b with r+g+b = 1, insensitive to brightness) for plain RGB drones, smoothed by a
+   masked Gaussian (tree-crown texture is not change).
+4. **Normalisation.** A robust linear fit ``after ≈ a·before + b`` on stable pixels (trimmed
+   least squares, pixels beyond 2.5 robust σ dropped), so a brighter or hazier second date is
+   not change.
+5. **Misregistration.** Loss score ``L = min₍ₖ₎(before′) − after``: a pixel is lost only if it is
+   darker than *every* before pixel within ``tolerance_px``; gain ``G = after − max₍ₖ₎(before′)``.
+   A shift of ≤ k px of an existing edge never scores.
+6. **Threshold.** Otsu (``skimage.filters.threshold_otsu``) on the positive scores, never below
+   ``k_sigma`` robust σ of the plain difference nor ``min_threshold``; or ``threshold`` given.
+7. **Clean-up.** ``skimage.morphology`` opening and hole filling; polygons by
+   ``rasterio.features.shapes``; pieces merged across windows; minimum mapping unit on the area
+   in EPSG:9215; magnitude (mean score) and confidence per event.
+
+Statistics (steps 4 and 6) come from a systematic sample of at most ``sample_windows`` windows;
+detection then runs over every window in parallel (any ``concurrent.futures.Executor``:
+threads by default, ``dask.distributed.Client.get_executor()`` for a cluster). Memory is
+bounded by ``window`` × workers, whatever the raster size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import rasterio
+import shapely
+from pyproj import CRS, Transformer
+from rasterio.enums import Resampling
+from rasterio.features import shapes
+from rasterio.transform import Affine, from_origin
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import calculate_default_transform, transform_bounds
+from rasterio.windows import Window
+from scipy import ndimage
+from skimage.filters import apply_hysteresis_threshold, threshold_otsu
+from skimage.morphology import disk, remove_small_holes
+
+from change.errors import ChangeInputError
+from uav_ingest.bands import common_name
+
+AREA_EPSG = 9215
+#: default minimum mapping units (ha): UAV (GSD < 1 m) and satellite
+MMU_UAV_HA, MMU_SATELLITE_HA = 0.05, 0.5
+
+
+@dataclass(frozen=True)
+class Source:
+    """One date: where its pixels are and which band is which (1-based)."""
+
+    id: str
+    location: str
+    roles: dict[str, int]
+    datetime: object = None
+    env: tuple[tuple[str, str], ...] = ()
+    #: divisor to reflectance (0–1); None: from the data type (uint8 → 255, uint16 → 10000)
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Params:
+    threshold: float | None = None  # override of the automatic threshold (index units)
+    mmu_ha: float | None = None  # None: 0.05 ha below 1 m GSD, else 0.5 ha
+    resolution: float | None = None  # working resolution in grid units (m); None: the coarser input
+    tolerance_px: int = 2  # misregistration tolerated (pixels of the working grid)
+    smooth_px: float | None = None  # Gaussian σ of the index (px); None: 1.5 below 1 m GSD (crowns), else 0
+    k_sigma: float = 4.0  # threshold floor in robust σ of the difference
+    min_threshold: float = 0.08  # threshold floor in index units
+    gain: bool = True  # report gains too
+    cloud_mask: bool = True
+    window: int = 1024
+    workers: int = max(1, os.cpu_count() or 1)
+    sample_windows: int = 24
+    opening_px: int = 1
+
+
+@dataclass(frozen=True)
+class Grid:
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def res(self) -> float:
+        return self.transform.a
+
+
+@dataclass
+class Event:
+    kind: str  # loss | gain
+    geometry: shapely.Geometry  # grid CRS
+    pixels: int
+    magnitude: float  # mean score (index units, positive)
+    confidence: float  # 0–1
+    area_ha: float = 0.0
+
+
+@dataclass
+class Result:
+    before: Source
+    after: Source
+    grid: Grid
+    index: str
+    normalisation: tuple[float, float]
+    thresholds: dict[str, float]
+    sigma: float
+    events: list[Event]
+    valid_pixels: int = 0
+    masked_pixels: int = 0
+    seconds: float = 0.0
+    mmu_ha: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def megapixels(self) -> float:
+        return self.grid.width * self.grid.height / 1e6
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+def roles_from_file(location: str) -> dict[str, int]:
+    """Band roles of a GeoTIFF from its descriptions, else its colour interpretation."""
+    with rasterio.open(location) as ds:
+        out: dict[str, int] = {}
+        for i, (desc, interp) in enumerate(zip(ds.descriptions, ds.colorinterp, strict=True), start=1):
+            name = common_name(desc) or (interp.name if interp.name in ("red", "green", "blue") else None)
+            if name == "nir08":
+                name = "nir"
+            if name and name not in out:
+                out[name] = i
+        return out
+
+
+def file_source(path: str, id: str | None = None, datetime: object = None) -> Source:  # noqa: A002
+    return Source(id=id or os.path.basename(path), location=str(path), roles=roles_from_file(str(path)),
+                  datetime=datetime)
+
+
+def index_kind(before: Source, after: Source) -> str:
+    """``ndvi`` when both dates have red and NIR, ``exg`` when both have RGB; else an error."""
+    have = set(before.roles) & set(after.roles)
+    if {"red", "nir"} <= have:
+        return "ndvi"
+    if {"red", "green", "blue"} <= have:
+        return "exg"
+    raise ChangeInputError(
+        f"Hai ảnh không có kênh chung để tính chỉ số thực vật / no common bands for a vegetation index: "
+        f"{before.id} has {sorted(before.roles) or 'no named bands'}, {after.id} has "
+        f"{sorted(after.roles) or 'no named bands'}; need red+NIR (NDVI) or red+green+blue (ExG) in both")
+
+
+def _native(ds: rasterio.DatasetReader, crs: CRS) -> tuple[float, tuple[float, float, float, float]]:
+    transform, _, _ = calculate_default_transform(ds.crs, crs, ds.width, ds.height, *ds.bounds)
+    bounds = transform_bounds(ds.crs, crs, *ds.bounds, densify_pts=21)
+    return abs(transform.a), bounds
+
+
+def common_grid(before: Source, after: Source, resolution: float | None = None) -> Grid:
+    """The grid both dates are compared on (see the module docstring)."""
+    with rasterio.Env(**dict(before.env)), rasterio.open(before.location) as b, rasterio.open(after.location) as a:
+        if b.crs is None or a.crs is None:
+            raise ChangeInputError("Ảnh thiếu hệ tọa độ / a raster has no CRS")
+        crs = CRS.from_user_input(b.crs)
+        if not (crs.is_projected and CRS.from_user_input(a.crs) == crs):
+            crs = CRS.from_epsg(AREA_EPSG)
+        res_b, box_b = _native(b, crs)
+        res_a, box_a = _native(a, crs)
+    left, bottom = max(box_b[0], box_a[0]), max(box_b[1], box_a[1])
+    right, top = min(box_b[2], box_a[2]), min(box_b[3], box_a[3])
+    res = float(resolution or max(res_b, res_a))
+    if right - left < 3 * res or top - bottom < 3 * res:
+        raise ChangeInputError(
+            f"Hai ảnh không chồng phủ nhau / the rasters do not overlap: {before.id} and {after.id} share no area")
+    width, height = math.floor((right - left) / res), math.floor((top - bottom) / res)
+    return Grid(crs=crs, transform=from_origin(left, top, res, res), width=width, height=height)
+
+
+# --- per-window computation ------------------------------------------------------------------------
+
+def _windows(grid: Grid, size: int) -> list[Window]:
+    return [Window(c, r, min(size, grid.width - c), min(size, grid.height - r))
+            for r in range(0, grid.height, size) for c in range(0, grid.width, size)]
+
+
+def _halo(params: Params) -> int:
+    return params.tolerance_px + int(math.ceil(3 * (params.smooth_px or 0))) + params.opening_px + 4
+
+
+def _scale(dtype: str, given: float | None) -> float:
+    if given:
+        return given
+    return {"uint8": 255.0, "uint16": 10000.0, "int16": 10000.0}.get(dtype, 1.0)
+
+
+def _read(src: Source, grid: Grid, win: Window, kind: str, params: Params,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Index, validity and brightness (satellite reflectance only) of ``src`` over ``win`` of the grid."""
+    bands = ["red", "nir"] if kind == "ndvi" else ["red", "green", "blue"]
+    extra = ["blue"] if kind == "ndvi" and "blue" in src.roles and params.cloud_mask else []
+    idx = [src.roles[b] for b in bands + extra]
+    with rasterio.Env(**dict(src.env)), rasterio.open(src.location) as ds:
+        down = grid.res > min(abs(ds.transform.a), abs(ds.transform.e)) * 1.5 and not ds.crs.is_geographic
+        with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                       resampling=Resampling.average if down else Resampling.bilinear) as vrt:
+            data = vrt.read(idx, window=win, out_dtype="float32")
+            valid = vrt.read_masks(idx, window=win).min(axis=0) > 0
+        scale = _scale(ds.dtypes[0], src.scale)
+    data /= scale
+    brightness = None
+    if kind == "ndvi":
+        red, nir = data[0], data[1]
+        index = (nir - red) / np.maximum(nir + red, 1e-6)
+        # clouds (bright and white: blue about as bright as red; bare soil is much redder) and
+        # deep shadows: satellite reflectances only, skipped when the values are not reflectances
+        if extra and valid.any() and np.median(data[2][valid]) < 0.3:
+            blue = data[2]
+            cloud = (blue > 0.18) & (blue > 0.85 * red)
+            shadow = nir < 0.02
+            valid &= ~ndimage.binary_dilation(cloud | shadow, iterations=params.tolerance_px + 2)
+            brightness = data.mean(axis=0)
+    else:  # drones fly under the clouds
+        total = np.maximum(data.sum(axis=0), 1e-6)
+        index = (2 * data[1] - data[0] - data[2]) / total
+        valid &= total > 3 / 255  # black fill without a mask
+    index[~valid] = 0.0
+    return index.astype("float32"), valid, brightness
+
+
+def _smooth(index: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    if not sigma or sigma <= 0:
+        return index
+    weights = ndimage.gaussian_filter(valid.astype("float32"), sigma)
+    out = ndimage.gaussian_filter(index * valid, sigma) / np.maximum(weights, 1e-6)
+    return out.astype("float32")
+
+
+def _expanded(grid: Grid, win: Window, halo: int) -> tuple[Window, tuple[slice, slice]]:
+    c0, r0 = max(0, win.col_off - halo), max(0, win.row_off - halo)
+    c1 = min(grid.width, win.col_off + win.width + halo)
+    r1 = min(grid.height, win.row_off + win.height + halo)
+    core = (slice(win.row_off - r0, win.row_off - r0 + win.height),
+            slice(win.col_off - c0, win.col_off - c0 + win.width))
+    return Window(c0, r0, c1 - c0, r1 - r0), core
+
+
+@dataclass
+class _Scores:
+    loss: np.ndarray
+    gain: np.ndarray
+    diff: np.ndarray  # plain after − before (unnormalised), for σ and the fit
+    before: np.ndarray
+    after: np.ndarray
+    valid: np.ndarray
+
+
+def _scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
+            a: float = 1.0, b: float = 0.0) -> tuple[_Scores, tuple[slice, slice]]:
+    big, core = _expanded(grid, win, _halo(params))
+    ib, vb, bb = _read(before, grid, big, kind, params)
+    ia, va, ba = _read(after, grid, big, kind, params)
+    if bb is not None and ba is not None:  # cloud shadow: the after much darker than the before (or back)
+        ratio = _smooth(ba, va & vb, 2.0) / np.maximum(_smooth(bb, va & vb, 2.0), 1e-4)
+        shade = ndimage.binary_dilation((ratio < 0.55) | (ratio > 3.0), iterations=params.tolerance_px + 2)
+        va &= ~shade
+    ib, ia = _smooth(ib, vb, params.smooth_px or 0), _smooth(ia, va, params.smooth_px or 0)
+    nb = a * ib + b  # before, normalised to the after's radiometry
+    size = 2 * params.tolerance_px + 1
+    lo = ndimage.minimum_filter(np.where(vb, nb, np.inf), size=size)
+    hi = ndimage.maximum_filter(np.where(vb, nb, -np.inf), size=size)
+    valid = vb & va
+    loss = np.where(valid & np.isfinite(lo), lo - ia, 0.0).astype("float32")
+    gain = np.where(valid & np.isfinite(hi), ia - hi, 0.0).astype("float32")
+    return _Scores(loss, gain, (ia - ib).astype("float32"), ib, ia, valid), core
+
+
+def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
+                 ) -> dict[str, np.ndarray]:
+    s, core = _scores(before, after, grid, win, kind, params)
+    valid = s.valid[core]
+    step = max(1, int(math.sqrt(valid.size / 65536)))
+    pick = valid[::step, ::step]
+    sub = {name: getattr(s, name)[core][::step, ::step][pick] for name in ("before", "after")}
+    # min/max filters commute with a positive linear map: keep the raw filtered before values
+    size = 2 * params.tolerance_px + 1
+    big_valid = s.valid
+    lo = ndimage.minimum_filter(np.where(big_valid, s.before, np.inf), size=size)[core][::step, ::step][pick]
+    hi = ndimage.maximum_filter(np.where(big_valid, s.before, -np.inf), size=size)[core][::step, ::step][pick]
+    return {**sub, "lo": lo, "hi": hi}
+
+
+def robust_fit(x: np.ndarray, y: np.ndarray, rounds: int = 4) -> tuple[float, float]:
+    """``y ≈ a·x + b`` on stable pixels: least squares, drop residuals > 2.5 robust σ, repeat."""
+    keep = np.isfinite(x) & np.isfinite(y)
+    a, b = 1.0, float(np.median(y[keep] - x[keep])) if keep.any() else 0.0
+    for _ in range(rounds):
+        if keep.sum() < 100 or np.ptp(x[keep]) < 1e-3:
+            break
+        a, b = np.polyfit(x[keep], y[keep], 1)
+        r = y - (a * x + b)
+        mad = np.median(np.abs(r[keep] - np.median(r[keep]))) * 1.4826
+        keep = np.abs(r) < 2.5 * max(mad, 1e-4)
+    if not 0.3 < a < 3.0:  # a degenerate fit (little texture): offset only
+        a, b = 1.0, float(np.median(y - x))
+    return float(a), float(b)
+
+
+def _auto_threshold(score: np.ndarray, sigma: float, params: Params) -> float:
+    floor = max(params.k_sigma * sigma, params.min_threshold)
+    positive = score[score > 0]
+    if positive.size < 50 or np.ptp(positive) <= 0:
+        return floor
+    return float(max(threshold_otsu(positive), floor))
+
+
+@dataclass
+class _Piece:
+    kind: str
+    geometry: shapely.Geometry
+    pixels: int
+    total: float
+    conf: float
+
+
+def _detect_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
+                 a: float, b: float, thresholds: dict[str, float]) -> tuple[list[_Piece], int, int]:
+    s, core = _scores(before, after, grid, win, kind, params, a, b)
+    pieces: list[_Piece] = []
+    transform = grid.transform * Affine.translation(win.col_off, win.row_off)
+    selem = disk(params.opening_px) if params.opening_px > 0 else None
+    for name, score in (("loss", s.loss), ("gain", s.gain)):
+        if name not in thresholds:  # gain not asked for
+            continue
+        t, low = thresholds[name], thresholds[f"{name}_low"]
+        # hysteresis: cores above the threshold, grown through pixels above the noise floor
+        mask = apply_hysteresis_threshold(score, low, t) if low < t else score > t
+        if selem is not None:
+            mask = ndimage.binary_opening(mask, selem)
+        mask = remove_small_holes(mask, max_size=max(4, 4 * params.tolerance_px ** 2))
+        mask = mask[core] & s.valid[core]
+        if not mask.any():
+            continue
+        labels, n = ndimage.label(mask)
+        sc = score[core]
+        conf = np.clip(0.5 + 0.5 * (sc - t) / t, 0.5, 1.0)
+        counts = np.bincount(labels.ravel(), minlength=n + 1)
+        totals = np.bincount(labels.ravel(), weights=np.maximum(sc, t).ravel(), minlength=n + 1)
+        confs = np.bincount(labels.ravel(), weights=conf.ravel(), minlength=n + 1)
+        for geom, value in shapes(labels.astype("int32"), mask=labels > 0, transform=transform):
+            v = int(value)
+            pieces.append(_Piece(name, shapely.geometry.shape(geom), int(counts[v]), float(totals[v]), float(confs[v])))
+    core_valid = s.valid[core]
+    return pieces, int(core_valid.sum()), int(core_valid.size - core_valid.sum())
+
+
+def _merge(pieces: list[_Piece], kind: str) -> list[Event]:
+    """Pieces of one kind cut by window edges → one event per connected area."""
+    mine = [p for p in pieces if p.kind == kind]
+    if not mine:
+        return []
+    geoms = np.array([p.geometry for p in mine], dtype=object)
+    merged = shapely.unary_union(shapely.make_valid(geoms))
+    parts = np.array(shapely.get_parts(merged), dtype=object)
+    parts = parts[shapely.get_type_id(parts) == 3]
+    tree = shapely.STRtree(parts)
+    points = shapely.point_on_surface(geoms)
+    src, dst = tree.query(points, predicate="within")
+    pixels = np.zeros(len(parts))
+    total = np.zeros(len(parts))
+    conf = np.zeros(len(parts))
+    np.add.at(pixels, dst, [mine[i].pixels for i in src])
+    np.add.at(total, dst, [mine[i].total for i in src])
+    np.add.at(conf, dst, [mine[i].conf for i in src])
+    return [Event(kind, parts[j], int(pixels[j]), float(total[j] / pixels[j]), float(conf[j] / pixels[j]))
+            for j in range(len(parts)) if pixels[j] > 0]
+
+
+def _map(executor: Executor | None, workers: int, fn: Callable, jobs: Iterable[tuple]) -> list:
+    jobs = list(jobs)
+    if executor is not None:
+        return [f.result() for f in [executor.submit(fn, *job) for job in jobs]]
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(*job) for job in jobs]
+    with ThreadPoolExecutor(workers) as pool:
+        return [f.result() for f in [pool.submit(fn, *job) for job in jobs]]
+
+
+def _areas_ha(geoms: list[shapely.Geometry], crs: CRS) -> np.ndarray:
+    if not geoms:
+        return np.zeros(0)
+    if crs.to_epsg() == AREA_EPSG:
+        return shapely.area(np.array(geoms, dtype=object)) / 1e4
+    t = Transformer.from_crs(crs, AREA_EPSG, always_xy=True)
+    projected = shapely.transform(np.array(geoms, dtype=object),
+                                  lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    return shapely.area(projected) / 1e4
+
+
+def default_mmu(grid: Grid) -> float:
+    return MMU_UAV_HA if grid.res < 1.0 else MMU_SATELLITE_HA
+
+
+def detect(before: Source, after: Source, params: Params | None = None, *, executor: Executor | None = None,
+           progress: Callable[[int, int], None] | None = None) -> Result:
+    """Change between ``before`` and ``after``: see the module docstring."""
+    params = params or Params()
+    started = time.perf_counter()
+    if before.location == after.location:
+        raise ChangeInputError(f"Hai lần chụp là cùng một ảnh / before and after are the same raster ({before.id})")
+    if params.threshold is not None and not 0 < params.threshold < 2:
+        raise ChangeInputError(f"Ngưỡng phải trong (0, 2) / threshold must be in (0, 2), got {params.threshold}")
+    if params.mmu_ha is not None and params.mmu_ha < 0:
+        raise ChangeInputError(f"Diện tích tối thiểu phải ≥ 0 / --mmu-ha must be ≥ 0, got {params.mmu_ha}")
+    kind = index_kind(before, after)
+    grid = common_grid(before, after, params.resolution)
+    if params.smooth_px is None:
+        params = replace(params, smooth_px=1.5 if grid.res < 1.0 else 0.0)
+    windows = _windows(grid, params.window)
+    step = max(1, len(windows) // params.sample_windows)
+    sample = windows[::step][: params.sample_windows]
+    samples = _map(executor, params.workers, _sample_task,
+                   [(before, after, grid, w, kind, params) for w in sample])
+    cat = {k: np.concatenate([s[k] for s in samples]) for k in ("before", "after", "lo", "hi")}
+    if cat["before"].size < 100:
+        raise ChangeInputError(
+            f"Vùng chồng phủ không có đủ điểm ảnh hợp lệ (mây, nodata) / the overlap of {before.id} and "
+            f"{after.id} has almost no valid pixels (nodata, cloud, shadow)")
+    a, b = robust_fit(cat["before"], cat["after"])
+    diff = cat["after"] - (a * cat["before"] + b)
+    sigma = float(np.median(np.abs(diff - np.median(diff))) * 1.4826)
+    loss = (a * cat["lo"] + b) - cat["after"]
+    gain = cat["after"] - (a * cat["hi"] + b)
+    floor = max(params.k_sigma * sigma, params.min_threshold)
+    thresholds = {"loss": params.threshold or _auto_threshold(loss, sigma, params)}
+    if params.gain:
+        thresholds["gain"] = params.threshold or _auto_threshold(gain, sigma, params)
+    for name in list(thresholds):
+        thresholds[f"{name}_low"] = min(floor, thresholds[name]) if params.threshold is None else thresholds[name]
+    done = 0
+    results = []
+    jobs = [(before, after, grid, w, kind, params, a, b, thresholds) for w in windows]
+    # in chunks, so that progress is reported and pieces do not pile up in futures
+    chunk = max(1, params.workers * 4)
+    for i in range(0, len(jobs), chunk):
+        results.extend(_map(executor, params.workers, _detect_task, jobs[i:i + chunk]))
+        done += len(jobs[i:i + chunk])
+        if progress:
+            progress(done, len(jobs))
+    pieces = [p for r in results for p in r[0]]
+    events = _merge(pieces, "loss") + _merge(pieces, "gain")
+    areas = _areas_ha([e.geometry for e in events], grid.crs)
+    mmu = params.mmu_ha if params.mmu_ha is not None else default_mmu(grid)
+    kept = []
+    for event, area in zip(events, areas, strict=True):
+        if area >= mmu:
+            kept.append(replace(event, area_ha=float(area)))
+    kept.sort(key=lambda e: -e.area_ha)
+    return Result(before=before, after=after, grid=grid, index=kind, normalisation=(a, b), thresholds=thresholds,
+                  sigma=sigma, events=kept, valid_pixels=sum(r[1] for r in results),
+                  masked_pixels=sum(r[2] for r in results), seconds=time.perf_counter() - started, mmu_ha=mmu)
+
+
+def change_mask(result: Result, kind: str = "loss") -> np.ndarray:
+    """The events of ``kind`` rasterised on the grid (for evaluation)."""
+    from rasterio.features import rasterize
+
+    geoms = [e.geometry for e in result.events if e.kind == kind]
+    if not geoms:
+        return np.zeros((result.grid.height, result.grid.width), dtype=bool)
+    return rasterize(geoms, out_shape=(result.grid.height, result.grid.width), transform=result.grid.transform,
+                     dtype="uint8").astype(bool)

@@ -22,6 +22,7 @@ from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
 from api.qgis import router as qgis_router
 from api.stac import router as stac_router
+from api.webmap import router as webmap_router
 from layers.catalog import Layer, get_layer
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import DatabaseError, InvalidCredentialsError
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(qgis_router)
     app.include_router(stac_router)
     app.include_router(raster_router)
+    app.include_router(webmap_router)  # the web map at /
     return app
 
 
@@ -86,9 +88,9 @@ VisibleCatalog = Annotated[dict[str, Layer], Depends(visible_catalog)]
 
 
 def _routes(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/catalogue", response_class=HTMLResponse, include_in_schema=False)
     def landing(request: Request, catalog: VisibleCatalog) -> HTMLResponse:
-        """Trang chủ / landing page."""
+        """Danh mục lớp / the layer table (the web map is at /)."""
         return templates.TemplateResponse(request, "landing.html", {"layers": catalog.values()})
 
     @app.get("/health")

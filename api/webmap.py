@@ -1,0 +1,172 @@
+"""The web map at ``/``: the page, its bundled script and style, and a place-name search.
+
+The JavaScript and CSS (MapLibre GL JS and the app, from the npm registry) are bundled by
+esbuild into ``web/dist`` (``make setup`` rebuilds it when node is there; the built files are
+committed so a machine without node serves the same page). Nothing is fetched from outside at
+run time: the base map is the SDI's own vector tiles.
+
+``GET /webmap/search?q=huu nghi`` finds places by name with or without diacritics (a Python
+fold, as the catalogue's: PostgreSQL's ``unaccent`` may not be installed) in the layers the
+caller may see: communes, pilot sites, border gates, industrial parks, points of interest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import unicodedata
+from pathlib import Path
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine, text
+
+from sdi.errors import InvalidCredentialsError, NotFoundError
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+                ".png": "image/png", ".svg": "image/svg+xml"}
+
+#: layer id → (name in Vietnamese, name in English, kind) columns searched by name
+SEARCHED = {
+    "admin_units": ("full_name", "full_name_en", "unit_type"),
+    "pilot_sites": ("name_vi", "name_en", "problem_code"),
+    "border_gates": ("name_vi", "name_en", "gate_type_vi"),
+    "industrial_parks": ("name_vi", "name_en", "status_vi"),
+    "poi_osm": ("name", "name_en", "category"),
+}
+_cache: dict[str, tuple[str, list[dict]]] = {}  # layer → (last_updated, rows)
+#: small layers are sent whole, simplified, as one GeoJSON (one request instead of dozens of
+#: tiles); big ones go as vector tiles from /ogc. Restricted layers always go through /ogc,
+#: whose door writes every read of them to the access log.
+SMALL_LAYER = 5_000
+SIMPLIFY_DEG = 0.0002  # ~20 m: invisible at the zooms where a whole small layer is drawn
+_features: dict[str, tuple[str, bytes]] = {}  # layer → (last_updated, GeoJSON bytes)
+
+
+def fold(value: str) -> str:
+    """Lower-case without diacritics, so "huu nghi" finds "Hữu Nghị" (đ → d as well)."""
+    value = value.lower().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", value) if unicodedata.category(c) != "Mn")
+
+
+async def _caller_layers(request: Request) -> dict:
+    gateway = request.app.state.ogc.gateway
+    who = await gateway.identify(request)
+    if who is None:
+        raise InvalidCredentialsError("Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked")
+    return await asyncio.to_thread(gateway.visible_layers, who)
+
+
+def asset_version() -> str:
+    """Changes whenever the bundle does, so browsers may cache it for long."""
+    stamps = [int(p.stat().st_mtime) for p in DIST.glob("app.*") if p.is_file()]
+    return str(max(stamps, default=0))
+
+
+@router.get("/", response_class=HTMLResponse)
+async def webmap(request: Request) -> HTMLResponse:
+    """Bản đồ / the web map (the layers listed are those the caller may see)."""
+    layers = await _caller_layers(request)
+    dumped = [layer.model_dump(mode="json", exclude={"aliases", "required"}) for layer in layers.values()]
+    # inside <script type="application/json">: "</" must not end the element
+    layers_json = json.dumps(dumped, ensure_ascii=False).replace("</", "<\\/")
+    return templates.TemplateResponse(request, "webmap.html", {
+        "layers": layers.values(), "layers_json": layers_json, "version": asset_version(),
+    })
+
+
+@router.get("/webmap/static/{name}")
+def static(name: str) -> FileResponse:
+    """The bundled script and style (only files of ``web/dist``, by plain name)."""
+    path = DIST / name
+    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise NotFoundError(f"Không có tệp / no such file: {name}")
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix],
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer
+    stamp = str(layer.last_updated)
+    cached = _features.get(layer.id)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    columns = [c.name for c in layer.sa_table.columns if c.name != "geom"]
+    # identifiers come from the catalogue's table definition, never from the request
+    sql = (f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}, "  # noqa: S608
+           f"ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, {SIMPLIFY_DEG}), 6) AS g "
+           f'FROM "{layer.table}" ORDER BY 1')
+    features = []
+    with engine.connect() as conn:
+        for row in conn.execute(text(sql)):
+            props = dict(row._mapping)
+            geometry = props.pop("g")
+            features.append(f'{{"type":"Feature","id":{json.dumps(str(props[layer.natural_key]))},'
+                            f'"geometry":{geometry},"properties":{json.dumps(props, default=str, ensure_ascii=False)}}}')
+    body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
+    _features[layer.id] = (stamp, body)
+    return body
+
+
+@router.get("/webmap/features/{layer_id}")
+async def features(layer_id: str, request: Request) -> Response:
+    """A small public or internal layer whole (simplified geometry, every attribute) for the map."""
+    layers = await _caller_layers(request)
+    layer = layers.get(layer_id)
+    if layer is None or layer.access_level == "restricted" or layer.feature_count > SMALL_LAYER \
+            or not layer.geometry:
+        raise NotFoundError(f"Không có lớp nhỏ / no small layer {layer_id!r} for this caller")
+    body = await asyncio.to_thread(_feature_collection, request.app.state.engine, layer)
+    return Response(body, media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
+
+
+def _rows(engine: Engine, layer_id: str, table: str, key: str, last_updated: str) -> list[dict]:
+    cached = _cache.get(layer_id)
+    if cached and cached[0] == last_updated:
+        return cached[1]
+    name, name_en, kind = SEARCHED[layer_id]
+    # identifiers come from SEARCHED and the catalogue, never from the request
+    sql = (f'SELECT "{key}"::text AS id, "{name}" AS name, "{name_en}" AS name_en, "{kind}"::text AS kind, '  # noqa: S608
+           f"ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat, "
+           f"ST_XMin(geom) AS w, ST_YMin(geom) AS s, ST_XMax(geom) AS e, ST_YMax(geom) AS n "
+           f'FROM "{table}" WHERE "{name}" IS NOT NULL')
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(sql))]
+    for r in rows:
+        r["layer"] = layer_id
+        r["_fold"] = fold(f"{r['name']} {r['name_en'] or ''}")
+        r["bbox"] = [round(r.pop(k), 6) for k in ("w", "s", "e", "n")]
+        r["lon"], r["lat"] = round(r["lon"], 6), round(r["lat"], 6)
+    _cache[layer_id] = (last_updated, rows)
+    return rows
+
+
+@router.get("/webmap/search")
+async def search(request: Request, q: str = Query("", max_length=200),
+                 limit: int = Query(20, ge=1, le=100)) -> JSONResponse:
+    """Tìm địa danh / place names, with or without diacritics, in the layers the caller may see."""
+    terms = [fold(t) for t in q.replace(",", " ").split() if t]
+    if not terms:
+        return JSONResponse({"query": q, "results": []})
+    layers = await _caller_layers(request)
+    engine = request.app.state.engine
+    found: list[tuple[int, dict]] = []
+    for layer_id in SEARCHED:
+        layer = layers.get(layer_id)
+        if layer is None:
+            continue
+        rows = await asyncio.to_thread(_rows, engine, layer_id, layer.table, layer.natural_key,
+                                       str(layer.last_updated))
+        for r in rows:
+            if all(t in r["_fold"] for t in terms):
+                # whole words first, then by name length (communes before long POI names)
+                words = r["_fold"].split()
+                score = sum(0 if t in words else 1 for t in terms) * 1000 + len(r["name"])
+                found.append((score, r))
+    found.sort(key=lambda pair: pair[0])
+    results = [{k: v for k, v in r.items() if k != "_fold"} for _, r in found[:limit]]
+    return JSONResponse(json.loads(json.dumps({"query": q, "results": results}, default=str)))

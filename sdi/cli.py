@@ -12,6 +12,7 @@ from rich.console import Console
 from layers.cli import layers_app, print_report
 from sdi import logs
 from sdi.errors import SDIError, ValidationFailedError
+from sdi.mapexport import map_app
 from sdi.settings import Settings
 from uav_ingest.cli import ingest
 
@@ -21,6 +22,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(layers_app, name="layers")
 users_app = typer.Typer(help="Khoá truy cập API / API keys of agency staff", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(map_app, name="map")
 app.command()(ingest)
 console = Console()
 err = Console(stderr=True)

@@ -7,17 +7,29 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps venv up serve db-stop lint bench clean
+.PHONY: run test setup system-deps venv web up serve db-stop lint bench clean
 
 run: setup up serve
 
 test: setup up
-# docker-compose for the compose check, QGIS (system Python) for the QGIS interoperability tests;
+# docker-compose for the compose check, QGIS (system Python) for the QGIS interoperability tests,
+# chromium for the web map tests (driven by Playwright, no browser download);
 # optional off Debian: the tests that need them are then skipped, with the reason.
-	@scripts/system-deps.sh docker-compose python3-qgis qgis-providers || true
+	@scripts/system-deps.sh docker-compose python3-qgis qgis-providers chromium || true
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: system-deps venv
+setup: system-deps venv web
+
+# The web map's bundle (MapLibre GL JS + the app, from the npm registry, built by esbuild) is
+# committed in web/dist; with node/npm present it is rebuilt when its sources or lockfile change.
+web: web/dist/app.js
+
+web/dist/app.js: web/package.json web/package-lock.json web/build.mjs $(wildcard web/src/*)
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "Bản đồ web / building the web map bundle (npm ci, esbuild)"; \
+	  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && touch dist/app.js) \
+	    || echo "Cảnh báo / warning: bundle not rebuilt, the committed web/dist is served" >&2; \
+	else echo "npm không có / no npm: the committed web/dist bundle is served"; fi
 
 system-deps:
 	@scripts/system-deps.sh

@@ -64,12 +64,13 @@ function styleOf(layer) {
   return { color: '#00838f', fill: '#80deea', kind, on: false, radius: 5, width: 2 };
 }
 
-// small point layers come whole (one simplified GeoJSON with every attribute); big layers and
-// restricted ones (whose reads the OGC door logs) as vector tiles
+// small layers come whole (one simplified GeoJSON with every attribute: one request instead of
+// a dozen tiles); the commune boundaries, big layers and restricted ones (whose reads the OGC
+// door logs) as vector tiles from /ogc
 const SMALL_LAYER = 5000;
+const ALWAYS_TILED = new Set(['admin_units']);
 function isSmall(layer) {
-  return layer.access_level !== 'restricted' && layer.feature_count <= SMALL_LAYER
-    && (layer.geometry || []).includes('POINT');
+  return layer.access_level !== 'restricted' && layer.feature_count <= SMALL_LAYER && !ALWAYS_TILED.has(layer.id);
 }
 
 function mapLayerIds(id) { return [`${id}-fill`, `${id}-line`, `${id}-circle`]; }
@@ -133,7 +134,7 @@ function baseStyle() {
 
 const map = new maplibregl.Map({
   container: 'map', style: baseStyle(), bounds: PROVINCE, fitBoundsOptions: { padding: 10 },
-  transformRequest, attributionControl: { compact: true }, maxZoom: 21, dragRotate: false,
+  transformRequest, attributionControl: { compact: true }, maxZoom: 21, dragRotate: false, fadeDuration: 0,
   pitchWithRotate: false,
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
@@ -239,7 +240,11 @@ const HIDDEN_PROPS = new Set(['geom', 'location_source', 'source']);
 function propsTable(props) {
   return `<table class="props">${Object.entries(props)
     .filter(([k, v]) => !HIDDEN_PROPS.has(k) && v !== null && v !== '' && v !== '[]')
-    .map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(Array.isArray(v) ? v.join('; ') : v)}</td></tr>`).join('')}</table>`;
+    .slice(0, 14)
+    .map(([k, v]) => {
+      const text = String(Array.isArray(v) ? v.join('; ') : v);
+      return `<tr><th>${esc(k)}</th><td>${esc(text.length > 140 ? `${text.slice(0, 140)}…` : text)}</td></tr>`;
+    }).join('')}</table>`;
 }
 function popupHTML(layerId, props) {
   const layer = state.layers.find((l) => l.id === layerId);

@@ -60,6 +60,7 @@ lint: venv
 bench: setup up
 	@scripts/system-deps.sh gdal-bin
 	$(BIN)/python benchmarks/load_bench.py
+	$(BIN)/python benchmarks/webmap_bench.py
 
 clean:
 	-$(BIN)/sdi db stop

@@ -21,6 +21,7 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/webmap_bench.py [--repeat 5
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -93,6 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
+    load_before = os.getloadavg()[0]
     proc, url = (None, args.url.rstrip("/")) if args.url else start_server()
     try:
         with sync_playwright() as p:
@@ -106,6 +108,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
     med = statistics.median(r["ready_ms"] for r in runs)
+    print(f"machine: {os.cpu_count()} cores, load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"first load after server start: {first['ready_ms']:.0f} ms, {first['bytes'] / 1e6:.2f} MB")
     print(f"cold loads (fresh profile, empty cache) ×{len(runs)}, desktop {DESKTOP['width']}×{DESKTOP['height']}:")
     for r in runs:

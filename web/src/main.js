@@ -551,7 +551,9 @@ async function loadEvents(bbox) {
   }
   try {
     const fc = await getJSON(`/ogc/collections/change_events/items?limit=500&bbox=${bbox.map((v) => v.toFixed(6)).join(',')}`);
-    state.events = fc;
+    // the events of the chosen pair when the engine recorded them, else all in the images' area
+    const pair = fc.features.filter((f) => f.properties.before_item === state.pickA?.id && f.properties.after_item === state.pickB?.id);
+    state.events = pair.length ? { ...fc, features: pair } : fc;
   } catch {
     state.events = { type: 'FeatureCollection', features: [] };
   }
@@ -569,7 +571,10 @@ function addEventsTo(m) {
 }
 function eventLabel(f) {
   const p = f.properties;
-  return `${esc(p.kind_vi || p.kind || p.change_type || p.type || f.id)} · ${esc(t('ev_' + (p[EVENT_STATUS_FIELD] || 'new')))}`;
+  const kind = p.change_type ? t(`ch_${p.change_type}`) : (p.kind_vi || p.kind || p.type || f.id);
+  const size = p.area_ha != null ? ` · ${Number(p.area_ha).toLocaleString(state.lang === 'en' ? 'en' : 'vi', { maximumFractionDigits: 2 })} ha` : '';
+  const date = p.after_date ? ` · ${String(p.after_date).slice(0, 10)}` : '';
+  return `${esc(kind)}${esc(size)}${esc(date)} · ${esc(t('ev_' + (p[EVENT_STATUS_FIELD] || 'new')))}`;
 }
 function renderEvents() {
   const box = $('#events');

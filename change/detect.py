@@ -71,6 +71,10 @@ class Source:
     env: tuple[tuple[str, str], ...] = ()
     #: divisor to reflectance (0–1); None: from the data type (uint8 → 255, uint16 → 10000)
     scale: float | None = None
+    #: lon/lat bounds of the valid data, when known (registered items)
+    bbox: tuple[float, float, float, float] | None = None
+    #: mask clouds and shadows: decided once per raster (``detect``), never window by window
+    clouds: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,13 +198,26 @@ def common_grid(before: Source, after: Source, resolution: float | None = None) 
 
 # --- per-window computation ------------------------------------------------------------------------
 
+def _reflectance(src: Source) -> bool:
+    """Are the values reflectances (so that absolute cloud and shadow tests apply)? From an overview."""
+    if "blue" not in src.roles:
+        return False
+    with rasterio.Env(**dict(src.env)), rasterio.open(src.location) as ds:
+        f = max(1, max(ds.width, ds.height) // 256)
+        band = ds.read(src.roles["blue"], out_shape=(max(1, ds.height // f), max(1, ds.width // f)), masked=True)
+        scale = _scale(ds.dtypes[0], src.scale)
+    values = band.compressed() / scale
+    return bool(values.size) and float(np.median(values)) < 0.3
+
+
 def _windows(grid: Grid, size: int) -> list[Window]:
     return [Window(c, r, min(size, grid.width - c), min(size, grid.height - r))
             for r in range(0, grid.height, size) for c in range(0, grid.width, size)]
 
 
 def _halo(params: Params) -> int:
-    return params.tolerance_px + int(math.ceil(3 * (params.smooth_px or 0))) + params.opening_px + 4
+    # smoothing, the min/max filter, opening, and the cloud-shadow ratio (σ 2 px, dilated): all local
+    return params.tolerance_px * 2 + int(math.ceil(3 * (params.smooth_px or 0))) + params.opening_px + 14
 
 
 def _scale(dtype: str, given: float | None) -> float:
@@ -229,7 +246,7 @@ def _read(src: Source, grid: Grid, win: Window, kind: str, params: Params,
         index = (nir - red) / np.maximum(nir + red, 1e-6)
         # clouds (bright and white: blue about as bright as red; bare soil is much redder) and
         # deep shadows: satellite reflectances only, skipped when the values are not reflectances
-        if extra and valid.any() and np.median(data[2][valid]) < 0.3:
+        if extra and src.clouds:
             blue = data[2]
             cloud = (blue > 0.18) & (blue > 0.85 * red)
             shadow = nir < 0.02
@@ -302,20 +319,46 @@ def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
     big_valid = s.valid
     lo = ndimage.minimum_filter(np.where(big_valid, s.before, np.inf), size=size)[core][::step, ::step][pick]
     hi = ndimage.maximum_filter(np.where(big_valid, s.before, -np.inf), size=size)[core][::step, ::step][pick]
-    return {**sub, "lo": lo, "hi": hi}
+    # block means (8 × 8 px) for the radiometric fit: per-pixel noise (8-bit shade, texture) averaged out
+    bv, bb, ba = (x[core] for x in (s.valid, s.before, s.after))
+    h, w = (bv.shape[0] // 8) * 8, (bv.shape[1] // 8) * 8
+    blocks = {}
+    if h and w:
+        full = bv[:h, :w].reshape(h // 8, 8, w // 8, 8).all(axis=(1, 3))
+        for name, arr in (("bx", bb), ("by", ba)):
+            blocks[name] = arr[:h, :w].reshape(h // 8, 8, w // 8, 8).mean(axis=(1, 3))[full]
+    else:
+        blocks = {"bx": np.zeros(0, "float32"), "by": np.zeros(0, "float32")}
+    return {**sub, "lo": lo, "hi": hi, **blocks}
+
+
+def _mode(v: np.ndarray) -> float:
+    """The peak of a smoothed histogram: the unchanged majority, even when a third has changed."""
+    counts, edges = np.histogram(v, bins=200)
+    peak = int(np.argmax(ndimage.gaussian_filter1d(counts.astype(float), 2)))
+    return float((edges[peak] + edges[peak + 1]) / 2)
+
+
+def _spread(v: np.ndarray) -> float:
+    q75, q25 = np.percentile(v, [75, 25])
+    return float(q75 - q25)
 
 
 def robust_fit(x: np.ndarray, y: np.ndarray, rounds: int = 4) -> tuple[float, float]:
-    """``y ≈ a·x + b`` on stable pixels: least squares, drop residuals > 2.5 robust σ, repeat."""
-    keep = np.isfinite(x) & np.isfinite(y)
-    a, b = 1.0, float(np.median(y[keep] - x[keep])) if keep.any() else 0.0
-    for _ in range(rounds):
-        if keep.sum() < 100 or np.ptp(x[keep]) < 1e-3:
-            break
-        a, b = np.polyfit(x[keep], y[keep], 1)
-        r = y - (a * x + b)
+    """``y ≈ a·x + b`` on stable pixels, by matching the spread and centre of the two distributions
+    (reduced major axis with interquartile ranges: unlike least squares it is not pulled towards a
+    flat line by noise in ``x``), dropping pixels beyond 2.5 robust σ of the residual, repeated."""
+    finite = np.isfinite(x) & np.isfinite(y)
+    a, b = 1.0, _mode(y[finite] - x[finite]) if finite.any() else 0.0
+    keep = finite
+    for i in range(rounds + 1):
+        r = y - (a * x + b)  # stable pixels: close to the current fit (the first: an offset only)
         mad = np.median(np.abs(r[keep] - np.median(r[keep]))) * 1.4826
-        keep = np.abs(r) < 2.5 * max(mad, 1e-4)
+        keep = finite & (np.abs(r) < 2.5 * max(mad, 1e-4))
+        if i == rounds or keep.sum() < 100 or _spread(x[keep]) < 1e-3:
+            break
+        a = _spread(y[keep]) / _spread(x[keep])
+        b = float(np.median(y[keep]) - a * np.median(x[keep]))
     if not 0.3 < a < 3.0:  # a degenerate fit (little texture): offset only
         a, b = 1.0, float(np.median(y - x))
     return float(a), float(b)
@@ -342,7 +385,7 @@ def _detect_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
                  a: float, b: float, thresholds: dict[str, float]) -> tuple[list[_Piece], int, int]:
     s, core = _scores(before, after, grid, win, kind, params, a, b)
     pieces: list[_Piece] = []
-    transform = grid.transform * Affine.translation(win.col_off, win.row_off)
+    transform = grid.transform @ Affine.translation(win.col_off, win.row_off)
     selem = disk(params.opening_px) if params.opening_px > 0 else None
     for name, score in (("loss", s.loss), ("gain", s.gain)):
         if name not in thresholds:  # gain not asked for
@@ -429,6 +472,8 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
         raise ChangeInputError(f"Diện tích tối thiểu phải ≥ 0 / --mmu-ha must be ≥ 0, got {params.mmu_ha}")
     kind = index_kind(before, after)
     grid = common_grid(before, after, params.resolution)
+    if params.cloud_mask and kind == "ndvi":
+        before, after = replace(before, clouds=_reflectance(before)), replace(after, clouds=_reflectance(after))
     if params.smooth_px is None:
         params = replace(params, smooth_px=1.5 if grid.res < 1.0 else 0.0)
     windows = _windows(grid, params.window)
@@ -436,12 +481,12 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
     sample = windows[::step][: params.sample_windows]
     samples = _map(executor, params.workers, _sample_task,
                    [(before, after, grid, w, kind, params) for w in sample])
-    cat = {k: np.concatenate([s[k] for s in samples]) for k in ("before", "after", "lo", "hi")}
+    cat = {k: np.concatenate([s[k] for s in samples]) for k in ("before", "after", "lo", "hi", "bx", "by")}
     if cat["before"].size < 100:
         raise ChangeInputError(
             f"Vùng chồng phủ không có đủ điểm ảnh hợp lệ (mây, nodata) / the overlap of {before.id} and "
             f"{after.id} has almost no valid pixels (nodata, cloud, shadow)")
-    a, b = robust_fit(cat["before"], cat["after"])
+    a, b = robust_fit(cat["bx"], cat["by"]) if cat["bx"].size >= 200 else robust_fit(cat["before"], cat["after"])
     diff = cat["after"] - (a * cat["before"] + b)
     sigma = float(np.median(np.abs(diff - np.median(diff))) * 1.4826)
     loss = (a * cat["lo"] + b) - cat["after"]

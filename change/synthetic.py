@@ -239,9 +239,10 @@ def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None =
     if kind == "uav":
         res = float(rng.choice([0.05, 0.08, 0.10]))
         size = size or 1400
-        mmu, epsg, crown = 0.005 if res < 0.07 else 0.01, 9215, 3.0 / res
-        # a 1,400² flight at 5–10 cm covers 0.5–2 ha: the MMU is scaled down so that several
-        # clearings fit (the detector's default 0.05 ha is for whole flights)
+        epsg, crown = 9215, 3.0 / res
+        # a 1,400² flight at 5–10 cm covers 0.5–2 ha: the MMU is scaled to the scene (1/300 of it) so
+        # that several clearings fit and change stays a minority (the default 0.05 ha is for whole flights)
+        mmu = (size * res) ** 2 / 1e4 / 300
     else:
         res, size, mmu, epsg, crown = 10.0, size or 600, 0.5, 32648, 1.2
     margin = 8

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from change.cli import change_app
 from layers.cli import layers_app, print_report
 from sdi import logs
 from sdi.errors import SDIError, ValidationFailedError
@@ -23,6 +24,7 @@ app.add_typer(layers_app, name="layers")
 users_app = typer.Typer(help="Khoá truy cập API / API keys of agency staff", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
+app.add_typer(change_app, name="change")
 app.command()(ingest)
 console = Console()
 err = Console(stderr=True)

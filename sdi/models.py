@@ -380,3 +380,32 @@ class RasterItem(Base):
     #: footprint of the valid data (not just the bounding box)
     footprint = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=True)
     __table_args__ = (CheckConstraint("status IN ('pending', 'ready')", name="raster_status_known"),)
+
+
+class ChangeEvent(Base):
+    """A forest change event (biến động rừng): a loss or gain polygon between two raster items,
+    with its plot and commune, for rangers to verify (status new → verified / false_alarm)."""
+
+    __tablename__ = "change_events"
+    event_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    change_type: Mapped[str] = mapped_column(String(8))
+    before_item: Mapped[str] = mapped_column(String(127), index=True)
+    after_item: Mapped[str] = mapped_column(String(127), index=True)
+    before_date: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    after_date: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    magnitude: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    vegetation_index: Mapped[str] = mapped_column(String(8))
+    plot_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    commune_code: Mapped[str | None] = mapped_column(String(8), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="new")
+    note: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    area_ha: Mapped[float] = mapped_column(Float, _area_ha())
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True), nullable=False)
+    __table_args__ = (
+        CheckConstraint("status IN ('new', 'verified', 'false_alarm')", name="change_status_known"),
+        CheckConstraint("change_type IN ('loss', 'gain')", name="change_type_known"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="change_confidence_range"),
+        CheckConstraint("after_date >= before_date", name="change_dates_ordered"),
+    )

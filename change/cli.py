@@ -1,0 +1,93 @@
+"""``sdi change detect | export | report``: forest change for rangers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+change_app = typer.Typer(help="Phát hiện biến động rừng / forest change detection", no_args_is_help=True)
+console = Console()
+
+
+def _prepare():  # noqa: ANN202
+    from sdi.bootstrap import prepare_database
+    from sdi.settings import Settings
+
+    settings = Settings()
+    return settings, prepare_database(settings)
+
+
+@change_app.command("detect")
+def detect_cmd(
+    before: Annotated[str, typer.Option("--before", help="id of the earlier raster item")],
+    after: Annotated[str, typer.Option("--after", help="id of the later raster item")],
+    threshold: Annotated[float | None, typer.Option(help="change threshold on the vegetation index "
+                                                         "(default: automatic, Otsu)")] = None,
+    mmu_ha: Annotated[float | None, typer.Option("--mmu-ha", help="minimum mapping unit, ha (default 0.05 "
+                                                                  "below 1 m GSD, else 0.5)")] = None,
+    resolution: Annotated[float | None, typer.Option(help="working resolution, m (default: the coarser "
+                                                          "item's)")] = None,
+    tolerance_px: Annotated[int, typer.Option(help="misregistration tolerated, pixels")] = 2,
+    gain: Annotated[bool, typer.Option(help="report vegetation gains too")] = True,
+    workers: Annotated[int | None, typer.Option(help="parallel windows (default: all cores)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="detect and print, write nothing")] = False,
+) -> None:
+    """So sánh hai lần chụp, ghi vùng biến động vào lớp change_events / compare two acquisitions."""
+    from dataclasses import replace
+
+    from change.detect import Params
+    from change.run import run
+
+    settings, engine = _prepare()
+    params = Params(threshold=threshold, mmu_ha=mmu_ha, resolution=resolution, tolerance_px=tolerance_px,
+                    gain=gain)
+    if workers:
+        params = replace(params, workers=workers)
+    out = run(engine, settings, before, after, params, write=not dry_run)
+    console.print(summary_table(out))
+    r = out.result
+    console.print(
+        f"Lưới / grid: {r.grid.width}×{r.grid.height} px, {r.grid.res:g} m, {r.grid.crs.to_string()}; "
+        f"chỉ số / index {r.index.upper()}; chuẩn hoá / normalisation a={r.normalisation[0]:.3f} "
+        f"b={r.normalisation[1]:.3f}; ngưỡng / threshold loss {r.thresholds['loss']:.3f}"
+        + (f", gain {r.thresholds['gain']:.3f}" if "gain" in r.thresholds else "")
+        + f"; MMU {r.mmu_ha:g} ha; bị che / masked {r.masked_pixels} px; {r.seconds:.1f} s")
+    if dry_run:
+        console.print("[yellow]Chạy thử: không ghi gì / dry run: nothing written[/yellow]")
+    else:
+        console.print(f"Đã ghi / written: {out.written} sự kiện / events ({out.inserted} mới / new, "
+                      f"{out.updated} cập nhật / updated) → change_events")
+
+
+def summary_table(out) -> Table:  # noqa: ANN001
+    frame = out.events
+    table = Table(title=f"Biến động / change: {out.result.before.id} → {out.result.after.id}")
+    for col in ("loại / type", "số vùng / events", "diện tích / area (ha)", "lô rừng / plots", "xã / communes"):
+        table.add_column(col)
+    for kind in ("loss", "gain"):
+        part = frame[frame.change_type == kind]
+        table.add_row({"loss": "mất rừng / loss", "gain": "tăng / gain"}[kind], str(len(part)),
+                      f"{part.area_ha.sum():.2f}", str(part.plot_code.nunique()), str(part.commune_code.nunique()))
+    return table
+
+
+@change_app.command("export")
+def export_cmd(
+    out: Annotated[Path, typer.Argument(help="output file: .geojson or .kml")],
+    after: Annotated[str | None, typer.Option("--after", help="only events of this after item")] = None,
+    commune: Annotated[str | None, typer.Option(help="commune code")] = None,
+    owner: Annotated[str | None, typer.Option(help="forest owner (owner_vi of the plot)")] = None,
+    status: Annotated[str | None, typer.Option(help="new | verified | false_alarm")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="geojson | kml (default: from the extension)")] = None,
+) -> None:
+    """Xuất sự kiện ra GeoJSON/KML cho điện thoại, máy GPS / export events for phones and GPS units."""
+    from change.export import export, read_events
+
+    _, engine = _prepare()
+    frame = read_events(engine, after_item=after, commune=commune, owner=owner, status=status)
+    path = export(frame, out, fmt)
+    console.print(f"Đã xuất / exported {len(frame)} sự kiện / events → {path}")

@@ -246,3 +246,44 @@ def test_small_layer_endpoint_and_catalogue_page(live_server, keys):
     assert httpx.get(f"{base}/webmap/static/..%2Fpackage.json", timeout=30).status_code == 404
     page = httpx.get(f"{base}/catalogue", timeout=30)
     assert page.status_code == 200 and "Đơn vị hành chính" in page.text
+
+
+def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, catalog):
+    if "change_events" not in catalog:
+        pytest.skip("no change_events layer yet (it comes with change detection)")
+    from sqlalchemy import text
+
+    event_id = "web-test-event-1"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO change_events (event_id, change_type, before_item, after_item, before_date, after_date,"
+            " magnitude, confidence, vegetation_index, status, geom) VALUES (:id, 'loss', :a, :b,"
+            " '2026-03-15T02:30:00Z', '2026-05-20T03:00:00Z', 0.4, 0.85, 'vari', 'new',"
+            " ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.75, 21.85), 4326)::geography, 12)::geometry))"
+        ).bindparams(id=event_id, a=flights[0].item_id, b=flights[1].item_id))
+    try:
+        page = open_page(key=keys["ranger"]).open()
+        page.page.click("#tabs button[data-view='ranger']")
+        page.page.locator("#timeline .tl-item", has_text="2026-03-15").click()
+        page.page.locator("#timeline .tl-item", has_text="2026-05-20").click()
+        item = page.page.locator(f"#events li[data-ev='{event_id}']")
+        item.wait_for()
+        assert "Mất rừng" in item.inner_text() and "Mới" in item.inner_text()
+        item.click()
+        detail = page.page.locator("#event-detail")
+        assert "0.85" in detail.inner_text()
+        assert detail.locator("a.button").count() == 0  # no report link given: none shown
+        page.wait_idle()
+        page.screenshot("webmap-change-event.png")
+        detail.locator("button[data-status='verified']").click()
+        page.page.wait_for_function("document.querySelector('#event-detail .msg').textContent.length > 0")
+        assert detail.locator(".msg").inner_text() == "Đã lưu", detail.locator(".msg").inner_text()
+        with engine.connect() as conn:
+            status = conn.execute(text("SELECT status FROM change_events WHERE event_id = :id")
+                                  .bindparams(id=event_id)).scalar_one()
+        assert status == "verified"
+        assert "Đã xác nhận" in page.page.locator(f"#events li[data-ev='{event_id}']").inner_text()
+        _no_trouble(page)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM change_events WHERE event_id = :id").bindparams(id=event_id))

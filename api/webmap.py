@@ -104,8 +104,9 @@ def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a cat
         for row in conn.execute(text(sql)):
             props = dict(row._mapping)
             geometry = props.pop("g")
+            properties = json.dumps(props, default=str, ensure_ascii=False)
             features.append(f'{{"type":"Feature","id":{json.dumps(str(props[layer.natural_key]))},'
-                            f'"geometry":{geometry},"properties":{json.dumps(props, default=str, ensure_ascii=False)}}}')
+                            f'"geometry":{geometry},"properties":{properties}}}')
     body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
     _features[layer.id] = (stamp, body)
     return body

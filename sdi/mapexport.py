@@ -25,6 +25,7 @@ COLOURS = {
     "transport_network": "#d9822b", "border_line": "#c62828", "industrial_parks": "#7b1fa2",
     "border_gates": "#c62828", "pilot_sites": "#1565c0", "poi_osm": "#6d4c41", "change_events": "#ff6f00",
 }
+ACCESS_LABELS = {"internal": "nội bộ / internal", "restricted": "HẠN CHẾ / RESTRICTED"}
 NAME_FIELDS = ("name_vi", "full_name", "name", "plot_code", "event_id", "code")
 
 
@@ -61,7 +62,7 @@ def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bo
         colour = COLOURS.get(layer.id, "#00838f")
         label = f"{layer.title_vi} / {layer.title_en}"
         if layer.access_level != "public":
-            label += f" [{ {'internal': 'nội bộ / internal', 'restricted': 'HẠN CHẾ / RESTRICTED'}[layer.access_level] }]"
+            label += " [" + ACCESS_LABELS[layer.access_level] + "]"
         name_field = next((f for f in NAME_FIELDS if f in frame.columns), None)
         shown = [c for c in frame.columns if c != "geom"][:25]
         group = folium.FeatureGroup(name=label)
@@ -82,7 +83,7 @@ def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bo
     if bounds:
         fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     title = "Hạ tầng dữ liệu không gian tỉnh Lạng Sơn · " + ", ".join(layer.title_vi for layer in layers)
-    fmap.get_root().header.add_child(folium.Element(f"<title>{title}</title>"))
+    fmap.get_root().header.add_child(folium.Element(f"<title>{title}</title>"))  # type: ignore[attr-defined]
     return fmap.get_root().render()
 
 

@@ -80,7 +80,8 @@ def test_a_pilot_site_popup_shows_its_problem(open_page):
     page.wait_idle()
     page.screenshot("webmap-planner.png")
     # click the highlighted site on the map itself
-    xy = page.page.evaluate("""() => { const f = window.sdiMap.state.selectedSites.find(f => f.geometry.type === 'Point');
+    xy = page.page.evaluate("""() => {
+        const f = window.sdiMap.state.selectedSites.find(f => f.geometry.type === 'Point');
         const p = window.sdiMap.map.project(f.geometry.coordinates); return [p.x, p.y]; }""")
     canvas = page.page.locator("#map canvas").bounding_box()
     page.page.mouse.click(canvas["x"] + xy[0], canvas["y"] + xy[1])
@@ -213,7 +214,7 @@ def test_hillshade_from_the_dem_when_there_is_one(open_page, flights):
     page = open_page().open()
     page.page.wait_for_selector(".layer[data-layer='hillshade']", timeout=30_000)
     dem = flights[2].item_id
-    page.page.evaluate(f"window.sdiMap.map.fitBounds(window.sdiMap.map.getSource('dem').bounds, {{duration: 0}})")
+    page.page.evaluate("window.sdiMap.map.fitBounds(window.sdiMap.map.getSource('dem').bounds, {duration: 0})")
     page.wait_idle()
     assert any(f"/rasters/{dem}/tiles/" in u and "algorithm=hillshade" in u for u in page.requests)
     _no_trouble(page)

@@ -6,8 +6,9 @@ attribute, coloured as on the web map; geometry is simplified (``--simplify`` me
 10) so the file stays small. Like ``sdi layers export`` it reads the database directly, so it
 is for staff who run the platform; restricted layers are marked as such in their title.
 
-The file is self-contained for the data, but folium's HTML loads Leaflet from its usual CDN when
-opened (that is how folium works); no base map unless ``--osm`` (OpenStreetMap tiles).
+The file is self-contained: Leaflet (installed from the npm registry with the web map, copied to
+``web/dist/leaflet`` by its build) is written into it instead of folium's CDN links, so it opens
+on a closed network; no base map unless ``--osm`` (OpenStreetMap tiles).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ COLOURS = {
     "border_gates": "#c62828", "pilot_sites": "#1565c0", "poi_osm": "#6d4c41", "change_events": "#ff6f00",
 }
 ACCESS_LABELS = {"internal": "nội bộ / internal", "restricted": "HẠN CHẾ / RESTRICTED"}
+LEAFLET = Path(__file__).resolve().parents[1] / "web" / "dist" / "leaflet"
 NAME_FIELDS = ("name_vi", "full_name", "name", "plot_code", "event_id", "code")
 
 
@@ -41,6 +43,12 @@ def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bo
     catalog = load_catalog(engine)
     layers = [get_layer(catalog, i) for i in layer_ids]
     fmap = folium.Map(tiles="OpenStreetMap" if osm else None, control_scale=True, prefer_canvas=True)
+    if (LEAFLET / "leaflet.js").is_file():
+        # Leaflet inside the file rather than folium's CDN links (jQuery, Bootstrap, … are not used)
+        fmap.default_js, fmap.default_css = [], []
+        header = fmap.get_root().header  # type: ignore[attr-defined]
+        header.add_child(folium.Element(f"<style>{(LEAFLET / 'leaflet.css').read_text()}</style>"))
+        header.add_child(folium.Element(f"<script>{(LEAFLET / 'leaflet.js').read_text()}</script>"))
     bounds: list[float] | None = None
     tolerance = simplify_m / 111_000  # degrees, near enough at 22°N for drawing
     for layer in layers:

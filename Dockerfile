@@ -16,6 +16,8 @@ COPY uav_ingest uav_ingest
 COPY api api
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY data data
+# the web map's bundle (MapLibre GL JS + app, built from the npm registry; committed in web/dist)
+COPY web/dist web/dist
 USER sdi
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \

@@ -26,7 +26,9 @@ from sdi.errors import InvalidCredentialsError, NotFoundError
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
-DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+#: the built bundle: beside the source tree (editable install), else ./web/dist (the Docker image)
+DIST = next((d for d in (Path(__file__).resolve().parents[1] / "web" / "dist", Path.cwd() / "web" / "dist")
+             if (d / "app.js").is_file()), Path(__file__).resolve().parents[1] / "web" / "dist")
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".png": "image/png", ".svg": "image/svg+xml"}
 

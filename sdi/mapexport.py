@@ -27,7 +27,9 @@ COLOURS = {
     "border_gates": "#c62828", "pilot_sites": "#1565c0", "poi_osm": "#6d4c41", "change_events": "#ff6f00",
 }
 ACCESS_LABELS = {"internal": "nội bộ / internal", "restricted": "HẠN CHẾ / RESTRICTED"}
-LEAFLET = Path(__file__).resolve().parents[1] / "web" / "dist" / "leaflet"
+LEAFLET = next((d for d in (Path(__file__).resolve().parents[1] / "web" / "dist" / "leaflet",
+                             Path.cwd() / "web" / "dist" / "leaflet") if (d / "leaflet.js").is_file()),
+               Path(__file__).resolve().parents[1] / "web" / "dist" / "leaflet")
 NAME_FIELDS = ("name_vi", "full_name", "name", "plot_code", "event_id", "code")
 
 

@@ -168,10 +168,10 @@ def test_rangers_compare_two_flights_with_a_swipe_and_side_by_side(open_page, ke
     page.page.click("#tabs button[data-view='ranger']")
     items = page.page.locator("#timeline .tl-item")
     items.first.wait_for()
-    dates = items.all_inner_texts()
-    assert "2026-03-15" in " ".join(dates) and "2026-05-20" in " ".join(dates)
-    page.page.locator("#timeline .tl-item", has_text="2026-05-20").click()
-    page.page.locator("#timeline .tl-item", has_text="2026-03-15").click()
+    older, newer = (page.page.locator(f"#timeline [data-item='{f.item_id}']") for f in flights[:2])
+    assert older.inner_text() == "2026-03-15" and newer.inner_text() == "2026-05-20"
+    newer.click()
+    older.click()
     # A is the older, B the newer, whatever the order of the clicks
     assert page.page.locator("#date-a").inner_text() == "A · 2026-03-15"
     assert page.page.locator("#date-b").inner_text() == "B · 2026-05-20"
@@ -210,10 +210,11 @@ def test_rangers_compare_two_flights_with_a_swipe_and_side_by_side(open_page, ke
     _no_trouble(page)
 
 
-def test_hillshade_from_the_dem_when_there_is_one(open_page, flights):
+def test_hillshade_from_the_dem_when_there_is_one(open_page, flights):  # noqa: ARG001 - flights: the DEM
     page = open_page().open()
     page.page.wait_for_selector(".layer[data-layer='hillshade']", timeout=30_000)
-    dem = flights[2].item_id
+    dem = page.page.evaluate("window.sdiMap.state.hillshade")  # the newest DEM (ours, unless another is newer)
+    assert dem
     page.page.evaluate("window.sdiMap.map.fitBounds(window.sdiMap.map.getSource('dem').bounds, {duration: 0})")
     page.wait_idle()
     assert any(f"/rasters/{dem}/tiles/" in u and "algorithm=hillshade" in u for u in page.requests)
@@ -265,8 +266,8 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
     try:
         page = open_page(key=keys["ranger"]).open()
         page.page.click("#tabs button[data-view='ranger']")
-        page.page.locator("#timeline .tl-item", has_text="2026-03-15").click()
-        page.page.locator("#timeline .tl-item", has_text="2026-05-20").click()
+        page.page.locator(f"#timeline [data-item='{flights[0].item_id}']").click()
+        page.page.locator(f"#timeline [data-item='{flights[1].item_id}']").click()
         item = page.page.locator(f"#events li[data-ev='{event_id}']")
         item.wait_for()
         assert "Mất rừng" in item.inner_text() and "Mới" in item.inner_text()

@@ -91,3 +91,18 @@ def export_cmd(
     frame = read_events(engine, after_item=after, commune=commune, owner=owner, status=status)
     path = export(frame, out, fmt)
     console.print(f"Đã xuất / exported {len(frame)} sự kiện / events → {path}")
+
+
+@change_app.command("report")
+def report_cmd(
+    out_dir: Annotated[Path, typer.Argument(help="folder for the reports (HTML and PDF)")],
+    after: Annotated[str | None, typer.Option("--after", help="only events of this after item (one run)")] = None,
+) -> None:
+    """Báo cáo theo xã và theo chủ rừng (HTML, PDF) / reports per commune and per forest owner."""
+    from change.report import write_reports
+
+    settings, engine = _prepare()
+    paths = write_reports(engine, settings, out_dir, after_item=after)
+    for path in paths:
+        console.print(str(path))
+    console.print(f"{len(paths)} tệp / files")

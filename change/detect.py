@@ -220,6 +220,20 @@ def _halo(params: Params) -> int:
     return params.tolerance_px * 2 + int(math.ceil(3 * (params.smooth_px or 0))) + params.opening_px + 14
 
 
+def _aligned(ds: rasterio.DatasetReader, grid: Grid) -> tuple[int, int] | None:
+    """The grid's origin in the raster's pixels when the raster is already on the grid (same CRS,
+    resolution and pixel alignment), else None."""
+    t = ds.transform
+    if ds.crs is None or CRS.from_user_input(ds.crs) != grid.crs or t.b or t.d:
+        return None
+    if abs(t.a - grid.transform.a) > 1e-9 * abs(t.a) or abs(t.e - grid.transform.e) > 1e-9 * abs(t.e):
+        return None
+    col, row = (grid.transform.c - t.c) / t.a, (grid.transform.f - t.f) / t.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    return int(round(col)), int(round(row))
+
+
 def _scale(dtype: str, given: float | None) -> float:
     if given:
         return given
@@ -233,11 +247,19 @@ def _read(src: Source, grid: Grid, win: Window, kind: str, params: Params,
     extra = ["blue"] if kind == "ndvi" and "blue" in src.roles and params.cloud_mask else []
     idx = [src.roles[b] for b in bands + extra]
     with rasterio.Env(**dict(src.env)), rasterio.open(src.location) as ds:
-        down = grid.res > min(abs(ds.transform.a), abs(ds.transform.e)) * 1.5 and not ds.crs.is_geographic
-        with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-                       resampling=Resampling.average if down else Resampling.bilinear) as vrt:
-            data = vrt.read(idx, window=win, out_dtype="float32")
-            valid = vrt.read_masks(idx, window=win).min(axis=0) > 0
+        offset = _aligned(ds, grid)
+        if offset is not None:  # already on the grid: a plain windowed read, no warping
+            own = Window(win.col_off + offset[0], win.row_off + offset[1], win.width, win.height)
+            outside = own.col_off < 0 or own.row_off < 0 or own.col_off + own.width > ds.width \
+                or own.row_off + own.height > ds.height  # boundless reads go through a VRT: only when needed
+            data = ds.read(idx, window=own, out_dtype="float32", boundless=outside, fill_value=0)
+            valid = ds.read_masks(idx, window=own, boundless=outside).min(axis=0) > 0
+        else:
+            down = grid.res > min(abs(ds.transform.a), abs(ds.transform.e)) * 1.5 and not ds.crs.is_geographic
+            with WarpedVRT(ds, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                           resampling=Resampling.average if down else Resampling.bilinear) as vrt:
+                data = vrt.read(idx, window=win, out_dtype="float32")
+                valid = vrt.read_masks(idx, window=win).min(axis=0) > 0
         scale = _scale(ds.dtypes[0], src.scale)
     data /= scale
     brightness = None

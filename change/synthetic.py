@@ -281,7 +281,8 @@ def landsat_pair(folder: Path, seed: int, which: str = "rondonia") -> Pair:
     full = size + 2 * margin
     before = up[:, :full, :full].copy()
     ndvi = (before[3] - before[2]) / (before[3] + before[2])
-    soil = (before[3] > 0.12) & (before[2] > 0.05)  # not water, not shade
+    # bare soil: not water nor shade, and reddish (grey roofs and roads of a town are not a clearing)
+    soil = (before[3] > 0.12) & (before[2] > 0.05) & (before[2] > 1.25 * before[0])
     low = soil & (ndvi < np.quantile(ndvi[soil], 0.1)) if soil.sum() > 100 else None
     bare = np.median(before[:, low], axis=1) if low is not None else SOIL  # the scene's own bare soil
     forest = ndimage.binary_erosion(ndvi > np.quantile(ndvi, 0.4), iterations=2)

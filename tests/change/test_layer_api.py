@@ -67,3 +67,16 @@ def test_export_geojson_and_kml(engine, events, tmp_path):
     assert kml.count("<Placemark") == events.written and "<Polygon" in kml
     with pytest.raises(Exception, match="unsupported export format"):
         export(frame, tmp_path / "events.shp")
+
+
+def test_reports_per_commune_and_owner(engine, settings, events, tmp_path):
+    from change.report import write_reports
+
+    paths = write_reports(engine, settings, tmp_path, after_item=events.result.after.id)
+    htmls = [p for p in paths if p.suffix == ".html"]
+    pdfs = [p for p in paths if p.suffix == ".pdf"]
+    assert htmls and len(htmls) == len(pdfs) and any(p.name.startswith("xa-") for p in htmls)
+    page = htmls[0].read_text(encoding="utf-8")
+    assert "Báo cáo biến động rừng" in page and "Forest change report" in page and "<svg" in page
+    assert "data:image/png;base64," in page and "VN-2000" in page and "ha" in page
+    assert pdfs[0].read_bytes().startswith(b"%PDF") and pdfs[0].stat().st_size > 5000

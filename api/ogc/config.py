@@ -111,6 +111,10 @@ def pygeoapi_config(catalog: dict[str, Layer], settings: Settings, database: str
     resources = {CATALOGUE_ID: catalogue_resource(settings, database, visible)}
     for layer_id in sorted(visible):
         resources[layer_id] = layer_resource(catalog[layer_id], settings, database, layer_id in editable)
+    # OGC API – Processes: forest change detection (execution gated by the gateway: rangers, admins)
+    resources["forest-change"] = {"type": "process", "processor": {"name": "change.process.ForestChangeProcessor"}}
+    jobs = settings.state_dir / "pygeoapi" / "job-outputs"
+    jobs.mkdir(parents=True, exist_ok=True)
     return {
         "server": {
             "bind": {"host": settings.host, "port": settings.port},
@@ -126,6 +130,9 @@ def pygeoapi_config(catalog: dict[str, Layer], settings: Settings, database: str
             "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                     "attribution": "&copy; OpenStreetMap contributors (ODbL)"},
             "admin": False,
+            # jobs of asynchronous processes (forest-change): status and results survive a restart
+            "manager": {"name": "TinyDB", "connection": str(settings.state_dir / "pygeoapi" / "jobs.json"),
+                        "output_dir": str(jobs)},
         },
         "logging": {"level": "ERROR"},
         "metadata": {

@@ -243,6 +243,8 @@ class OGCGateway:
 
     def _write_denied(self, who: Principal, view: View, collection: str | None, path: str,
                       scope: Scope) -> Response | None:
+        if re.match(r"^/(processes/[^/]+/execution|jobs/[^/]+)$", path):
+            return _process_denied(who, scope)
         if collection is None or not re.match(r"^/collections/[^/]+/items(/[^/]+)?$", path):
             return problem(405, "Không cho phép / Method not allowed",
                            "Chỉ đối tượng của lớp mới sửa được qua API / only collection items can be written",
@@ -269,6 +271,25 @@ class OGCGateway:
         with Session(self.engine) as session:
             session.add(entry)
             session.commit()
+
+
+#: the agency whose staff (with admins) may execute processes and dismiss jobs: the rangers
+PROCESS_OWNER = "kiemlam"
+
+
+def _process_denied(who: Principal, scope: Scope) -> Response | None:
+    """Executing a process (forest change) or dismissing a job needs a key of the rangers or an admin."""
+    if who.anonymous:
+        resp = problem(401, "Cần đăng nhập / Authentication required",
+                       "Chạy tiến trình cần khoá API của Chi cục Kiểm lâm / executing a process needs a key of the "
+                       "Forest Protection Sub-department (kiemlam)", scope["path"])
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
+        return resp
+    if who.role != "admin" and who.agency != PROCESS_OWNER:
+        return problem(403, "Không có quyền / Forbidden",
+                       "Chỉ kiểm lâm hoặc quản trị mới chạy được tiến trình / only rangers (kiemlam) or admins may "
+                       "execute processes", scope["path"])
+    return None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

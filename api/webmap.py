@@ -13,6 +13,7 @@ caller may see: communes, pilot sites, border gates, industrial parks, points of
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import unicodedata
 from pathlib import Path
@@ -81,14 +82,26 @@ async def webmap(request: Request) -> HTMLResponse:
     })
 
 
+_gzipped: dict[str, tuple[float, bytes]] = {}  # file name → (mtime, gzip level 9 of it)
+
+
 @router.get("/webmap/static/{name}")
-def static(name: str) -> FileResponse:
-    """The bundled script and style (only files of ``web/dist``, by plain name)."""
+def static(name: str, request: Request) -> Response:
+    """The bundled script and style (only files of ``web/dist``, by plain name), compressed once."""
     path = DIST / name
     if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
         raise NotFoundError(f"Không có tệp / no such file: {name}")
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix],
-                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", "") and path.suffix in (".js", ".css"):
+        mtime = path.stat().st_mtime
+        cached = _gzipped.get(name)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+            _gzipped[name] = cached
+        # the GZip middleware leaves a response that already has a Content-Encoding alone
+        return Response(cached[1], media_type=STATIC_TYPES[path.suffix],
+                        headers={**headers, "Content-Encoding": "gzip"})
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=headers)
 
 
 def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer

@@ -246,6 +246,12 @@ def test_small_layer_endpoint_and_catalogue_page(live_server, keys):
                      timeout=30).status_code == 404
     assert httpx.get(f"{base}/webmap/features/forest_plots", timeout=30).status_code == 404
     assert httpx.get(f"{base}/webmap/static/..%2Fpackage.json", timeout=30).status_code == 404
+    # the bundle: compressed once, cached for a year (its URL changes with it)
+    from api.webmap import DIST
+
+    js = httpx.get(f"{base}/webmap/static/app.js", headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert js.headers["content-encoding"] == "gzip" and "immutable" in js.headers["cache-control"]
+    assert js.content == (DIST / "app.js").read_bytes() and int(js.headers["content-length"]) < 400_000
     page = httpx.get(f"{base}/catalogue", timeout=30)
     assert page.status_code == 200 and "Đơn vị hành chính" in page.text
 

@@ -168,7 +168,13 @@ def test_rangers_compare_two_flights_with_a_swipe_and_side_by_side(open_page, ke
     page.page.click("#tabs button[data-view='ranger']")
     items = page.page.locator("#timeline .tl-item")
     items.first.wait_for()
+    # the imagery of the area in view: zoomed on the flights, both are still there
+    page.page.evaluate("window.sdiMap.map.jumpTo({center: [106.75, 21.85], zoom: 15})")
+    page.page.click("#ranger-area")
+    page.page.wait_for_function("() => performance.getEntriesByType('resource')"
+                                ".some(e => e.name.includes('/stac/search') && e.name.includes('bbox='))")
     older, newer = (page.page.locator(f"#timeline [data-item='{f.item_id}']") for f in flights[:2])
+    older.wait_for()
     assert older.inner_text() == "2026-03-15" and newer.inner_text() == "2026-05-20"
     newer.click()
     older.click()

@@ -27,7 +27,7 @@ export const STRINGS = {
     verify: 'Xác nhận', false_alarm: 'Báo động giả', report: 'Mở báo cáo', saved: 'Đã lưu',
     need_key: 'Cần đăng nhập khoá của đơn vị để đánh dấu.', save_failed: 'Không lưu được',
     ev_new: 'Mới', ev_verified: 'Đã xác nhận', ev_false_alarm: 'Báo động giả',
-    collection: 'Bộ sưu tập', ch_loss: 'Mất rừng', ch_gain: 'Tăng thảm thực vật',
+    this_area: '↻ Ảnh của vùng đang xem', collection: 'Bộ sưu tập', ch_loss: 'Mất rừng', ch_gain: 'Tăng thảm thực vật',
   },
   en: {
     title: 'Lạng Sơn Spatial Data Infrastructure',
@@ -56,6 +56,6 @@ export const STRINGS = {
     verify: 'Verified', false_alarm: 'False alarm', report: 'Open report', saved: 'Saved',
     need_key: 'Sign in with your agency key to mark events.', save_failed: 'Could not save',
     ev_new: 'New', ev_verified: 'Verified', ev_false_alarm: 'False alarm',
-    collection: 'Collection', ch_loss: 'Forest loss', ch_gain: 'Vegetation gain',
+    this_area: '↻ Imagery of the area in view', collection: 'Collection', ch_loss: 'Forest loss', ch_gain: 'Vegetation gain',
   },
 };

@@ -622,13 +622,19 @@ async function markEvent(f, status) {
   }
 }
 
-async function loadRanger() {
+async function loadRanger(bbox = null) {
   try {
-    const found = await getJSON('/stac/search?limit=200');
+    const area = bbox ? `&bbox=${bbox.map((v) => v.toFixed(5)).join(',')}` : '';
+    const found = await getJSON(`/stac/search?limit=200${area}`);
     state.rasters = (found.features || []).filter((f) => f.collection !== 'dem');
   } catch { state.rasters = []; }
   renderTimeline();
 }
+// the acquisitions of the area in view (the timeline starts with all those the caller may see)
+$('#ranger-area').addEventListener('click', () => {
+  const b = map.getBounds();
+  loadRanger([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]);
+});
 
 // --- tabs, language, key ---------------------------------------------------------------------
 let rangerLoaded = false;

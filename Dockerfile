@@ -13,6 +13,7 @@ COPY sdi sdi
 COPY layers layers
 COPY tiles tiles
 COPY uav_ingest uav_ingest
+COPY change change
 COPY api api
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY data data

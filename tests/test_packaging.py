@@ -38,3 +38,14 @@ def test_docker_compose_config_accepts_the_stack():
 def test_ci_runs_make_test():
     text = (ROOT / ".ci/run").read_text()
     assert "make test" in text
+
+
+def test_docker_image_copies_every_package():
+    """The image installs the project from what the Dockerfile copies: every package must be there."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "packages"]
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    copied = {line.split()[1] for line in dockerfile if line.startswith("COPY ")}
+    assert set(packages) <= copied, set(packages) - copied

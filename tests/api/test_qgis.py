@@ -111,7 +111,7 @@ def test_border_key_project_lists_border_belt_but_never_the_key(live_server, key
     key = keys["border"]
     r = download(live_server, {"Authorization": f"Bearer {key}"})
     assert r.status_code == 200
-    assert typenames(r.content) == public_ids(catalog) | {"border_belt", "forest_plots"}
+    assert typenames(r.content) == public_ids(catalog) | {"border_belt", "forest_plots", "change_events"}
     assert key not in r.text and key.split("_")[2] not in r.text
     for layer in maplayers(r.content):
         assert layer.findtext("datasource").endswith(f"authcfg={DEFAULT_AUTHCFG}")
@@ -127,7 +127,7 @@ def test_border_key_project_lists_border_belt_but_never_the_key(live_server, key
 
 def test_agency_key_sees_internal_but_not_restricted_layers(live_server, keys, catalog):
     r = download(live_server, {"X-API-Key": keys["planner"]})
-    assert typenames(r.content) == public_ids(catalog) | {"forest_plots"}
+    assert typenames(r.content) == public_ids(catalog) | {"forest_plots", "change_events"}
 
 
 def test_bad_key_is_401_and_bad_authcfg_is_400(live_server):

@@ -13,7 +13,8 @@ Copied components are named ``<source>.<name>`` (``features1.Features``, ``tiles
 Features and Tiles ``link`` schemas differ). The CQL2 JSON Schema (draft 2020-12) is
 translated to the OpenAPI 3.0 schema dialect: ``$defs`` become components, ``$dynamicRef``
 refers to its anchor's component, ``prefixItems`` become ``items: {anyOf: [...]}``, ``const``
-an ``enum``, a boolean schema ``{}`` or ``{not: {}}``.
+an ``enum``, a boolean schema ``{}`` or ``{not: {}}``, and a one-item list ``default`` of a
+schema that is not an array (an erratum of OGC API – Processes) its item.
 
 Why no library: ``jsonref`` and ``prance`` inline refs (the recursive CQL2 schema has no
 finite inlined form, and component names would be lost); ``openapi-spec-validator`` and
@@ -53,7 +54,8 @@ NOTICE = (
     "schemas (Copyright (c) Open Geospatial Consortium, under the OGC licence, "
     "https://www.ogc.org/license). They were adapted to OpenAPI 3.0 for this self-contained document "
     "(refs rewritten; the CQL2 JSON Schema translated; a TileMatrixSet enumeration written for this "
-    "server): these modifications have not been approved or adopted by the OGC."
+    "server; four OGC API - Processes schemas written after the 1.0 standard): these modifications have "
+    "not been approved or adopted by the OGC."
 )
 
 #: Schema Object keywords of OpenAPI 3.0, copied as they are.
@@ -205,6 +207,9 @@ class _Bundler:
                     out[key] = self._schema(value, base)
             elif key == "const":
                 out["enum"] = [copy.deepcopy(value)]
+            elif key == "default" and isinstance(value, list) and len(value) == 1 and node.get("type") != "array":
+                # processes1 transmissionMode.yaml: `default: [value]` on a string means the string
+                out[key] = copy.deepcopy(value[0])
             elif key == "type" and isinstance(value, list):
                 types = [t for t in value if t != "null"]
                 if len(types) != len(value):

@@ -71,10 +71,23 @@ def test_limit_parameter_has_the_configured_default_and_maximum(documents, setti
 def test_paths_are_those_of_the_callers_layers(documents):
     anonymous = set(documents["anonymous"]["paths"])
     assert "/collections/border_gates/items" in anonymous
-    assert not [p for p in anonymous if p.startswith(("/collections/border_belt", "/collections/forest_plots"))]
+    assert not [p for p in anonymous if p.startswith(("/collections/border_belt", "/collections/forest_plots",
+                                                      "/collections/change_events"))]
     admin = set(documents["admin"]["paths"])
     assert "/collections/border_belt/items" in admin
     assert "/collections/border_gates/items" in admin
+    assert "/collections/change_events/items" in admin
+
+
+def test_processes_are_documented_with_the_vendored_processes_schemas(documents):
+    # OGC API - Processes (forest-change): its paths are in, their OGC refs bundled as processes1.*
+    for who in ("anonymous", "admin"):
+        doc = documents[who]
+        assert {"/processes", "/processes/forest-change", "/processes/forest-change/execution",
+                "/jobs", "/jobs/{jobId}"} <= set(doc["paths"])
+        assert {"processes1.ProcessList", "processes1.ExecuteAsync", "processes1.NotFound",
+                "processes1.ServerError"} <= set(doc["components"]["responses"])
+        assert "processes1.execute" in doc["components"]["schemas"]
 
 
 def test_document_is_built_quickly(documents):

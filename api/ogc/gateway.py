@@ -198,6 +198,13 @@ class OGCGateway:
                           f"Không có lớp dữ liệu / no collection {collection!r}", scope["path"])(scope, receive, send)
             return
         method = scope["method"]
+        if re.match(r"^/jobs(/.*)?$", path):
+            # job status and results carry what a process found (e.g. internal change events):
+            # the same callers who may run processes may read them
+            denied = _process_denied(who, scope)
+            if denied is not None:
+                await denied(scope, receive, send)
+                return
         if collection is not None and re.match(r"^/collections/[^/]+/tiles/WebMercatorQuad/tilejson(\.json)?$", path):
             await self._tilejson(collection, request)(scope, receive, send)
             return

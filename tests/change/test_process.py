@@ -23,14 +23,20 @@ def test_forest_change_process_async(live_server, keys, change_items, engine, cl
     assert started.status_code == 201, started.text
     job = started.headers["location"]
     assert "/jobs/" in job
+    ranger = {"X-API-Key": keys["ranger"]}
+    # job status and results are for those who may run processes, not for everyone
+    assert httpx.get(job, params={"f": "json"}, timeout=30).status_code == 401
+    assert httpx.get(job, params={"f": "json"}, headers={"X-API-Key": keys["planner"]}, timeout=30).status_code == 403
+    assert httpx.get(f"{base}/jobs", params={"f": "json"}, timeout=30).status_code == 401
+    assert httpx.get(f"{job}/results", params={"f": "json"}, timeout=30).status_code == 401
     deadline = time.monotonic() + 90
     while True:
-        status = httpx.get(job, params={"f": "json"}, timeout=30).json()
+        status = httpx.get(job, params={"f": "json"}, headers=ranger, timeout=30).json()
         if status["status"] in ("successful", "failed") or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert status["status"] == "successful", status.get("message")
-    results = httpx.get(f"{job}/results", params={"f": "json"}, timeout=30).json()
+    results = httpx.get(f"{job}/results", params={"f": "json"}, headers=ranger, timeout=30).json()
     summary = results.get("summary", results)
     assert summary["events"] > 0 and summary["written"] == summary["events"]
     with engine.connect() as conn:

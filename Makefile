@@ -61,6 +61,7 @@ bench: setup up
 	@scripts/system-deps.sh gdal-bin
 	$(BIN)/python benchmarks/load_bench.py
 	$(BIN)/python benchmarks/webmap_bench.py
+	$(BIN)/python benchmarks/ogc_bench.py
 	$(BIN)/python benchmarks/raster_bench.py
 
 clean:

@@ -95,10 +95,11 @@ def search(engine: Engine, params: Search) -> Page:
             when, last_id = decode_token(params.token)
             where.append(or_(RasterItem.datetime < when, and_(RasterItem.datetime == when, RasterItem.id > last_id)))
         rows = session.execute(
-            select(RasterItem.stac, RasterItem.datetime, RasterItem.id).where(*where)
+            select(RasterItem.stac, RasterItem.datetime, RasterItem.id, RasterItem.collection_id).where(*where)
             .order_by(RasterItem.datetime.desc(), RasterItem.id).limit(params.limit + 1)
         ).all()
-    page.items = [r[0] for r in rows[: params.limit]]
+    # the row is the truth for id and collection, whatever the stored JSON holds
+    page.items = [{**r[0], "id": r[2], "collection": r[3]} for r in rows[: params.limit]]
     if len(rows) > params.limit:
         last = rows[params.limit - 1]
         page.next_token = encode_token(last[1], last[2])

@@ -132,10 +132,17 @@ def _footprint(path: Path) -> str:
     return MultiPolygon([box(left, bottom, right, top)]).wkt
 
 
-def _stac(item_id: str, collection: str, bands: list[str]) -> dict:
+def _stac(item_id: str, collection: str, bands: list[str] | None, footprint_wkt: str, when: dt.datetime) -> dict:
+    """A complete (small) STAC item, as ingest writes one: other tests search all collections."""
+    import shapely
+
+    shape = shapely.from_wkt(footprint_wkt)
+    asset: dict = {"href": f"{item_id}.tif", "roles": ["data"]}
+    if bands:
+        asset["eo:bands"] = [{"name": name, "common_name": name} for name in bands]
     return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": collection,
-            "assets": {"data": {"href": f"{item_id}.tif", "roles": ["data"],
-                                "eo:bands": [{"name": name, "common_name": name} for name in bands]}}}
+            "geometry": shapely.geometry.mapping(shape), "bbox": list(shape.bounds),
+            "properties": {"datetime": when.isoformat()}, "links": [], "assets": {"data": asset}}
 
 
 @pytest.fixture(scope="session")
@@ -162,7 +169,7 @@ def rasters(engine, seeded, raster_store: Path) -> Iterator[dict[str, Raster]]:
             id=item_id, collection_id=collection, datetime=when, status=status,
             source_sha256=f"{RUN:08x}{name:0>56}"[:64], href=href, size_bytes=path.stat().st_size,
             platform="DJI test", gsd_m=transform.a, epsg=9215, width=width, height=height, band_count=count,
-            stac=_stac(item_id, collection, list(bands)) if stac_bands else {},
+            stac=_stac(item_id, collection, list(bands) if stac_bands else None, _footprint(path), when),
             footprint=f"SRID=4326;{_footprint(path)}"))
 
     at = dt.datetime(2026, 3, 1, 9, 30, tzinfo=dt.UTC)

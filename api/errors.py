@@ -16,10 +16,22 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+#: sent with every 401, so clients (QGIS, GDAL, browsers) know how to authenticate
+CHALLENGE = 'Bearer realm="sdi", Basic realm="sdi"'
+
+
+def problem_at(status: int, title: str, detail: str, instance: str, **extra: object) -> JSONResponse:
+    """An RFC 9457 problem for the path ``instance`` (401s carry the authentication challenge)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance,
+            **extra}
+    response = JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = CHALLENGE
+    return response
+
+
 def problem(status: int, title: str, detail: str, request: Request, **extra: object) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": str(request.url.path), **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return problem_at(status, title, detail, str(request.url.path), **extra)
 
 
 async def _sdi_error(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ project) asks ``visible`` and ``can_edit`` here, through ``Principal``; nothing 
 - ``restricted`` layers: admins, border security, and staff of the owning agency; for
   everyone else the layer does not exist (the API answers 404, never 403).
 - Editing: admins, and staff (any role) of the layer's owning agency.
+- Processes (forest change) and their jobs: admins and the rangers (``PROCESS_OWNER``).
 
 Keys look like ``sdi_<prefix>_<secret>``: the prefix finds the row, only a SHA-256 digest
 of the whole key is stored (keys are 256-bit random tokens, so a fast digest is the right
@@ -72,6 +73,15 @@ def can_edit(layer: LayerSpec, who: Principal) -> bool:
     if who.anonymous or not visible(layer, who):
         return False
     return who.role == "admin" or who.agency == layer.owner
+
+
+#: the agency whose staff (with admins) run processes (forest change) and read their jobs: the rangers
+PROCESS_OWNER = "kiemlam"
+
+
+def may_run_processes(who: Principal) -> bool:
+    """May ``who`` execute OGC API processes and read their jobs (results hold internal events)?"""
+    return not who.anonymous and (who.role == "admin" or who.agency == PROCESS_OWNER)
 
 
 def _digest(key: str) -> str:

@@ -43,16 +43,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from api.errors import problem_at
 from api.ogc import runtime
 from api.ogc.config import CATALOGUE_ID, pygeoapi_config
 from layers.catalog import Layer, load_catalog
-from sdi.access import Principal, authenticate, can_edit, visible
+from sdi.access import Principal, authenticate, can_edit, may_run_processes, visible
 from sdi.models import AccessLogEntry
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _COLLECTION = re.compile(r"^/collections/([^/]+)(/.*)?$")
 _VERSION_SQL = text(
@@ -84,17 +84,12 @@ class View:
                 self.openapi_ready = True
 
 
-def problem(status: int, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance,
-            **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+problem = problem_at  # the gateway answers from ASGI scopes: problems name their path
 
 
 def invalid_key(path: str) -> JSONResponse:
-    resp = problem(401, "Khoá không hợp lệ / invalid credentials",
+    return problem(401, "Khoá không hợp lệ / invalid credentials",
                    "Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked", path)
-    resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
-    return resp
 
 
 def api_key(request: Request) -> str | None:
@@ -257,11 +252,9 @@ class OGCGateway:
                            "Chỉ đối tượng của lớp mới sửa được qua API / only collection items can be written",
                            scope["path"])
         if who.anonymous:
-            resp = problem(401, "Cần đăng nhập / Authentication required",
+            return problem(401, "Cần đăng nhập / Authentication required",
                            "Sửa dữ liệu cần khoá API của cơ quan chủ quản / editing needs a key of the owning "
                            "agency", scope["path"])
-            resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
-            return resp
         if collection not in view.editable:
             return problem(403, "Không có quyền / Forbidden",
                            f"Chỉ cơ quan chủ quản mới sửa được lớp / only the owning agency may edit {collection!r}",
@@ -280,19 +273,13 @@ class OGCGateway:
             session.commit()
 
 
-#: the agency whose staff (with admins) may execute processes and dismiss jobs: the rangers
-PROCESS_OWNER = "kiemlam"
-
-
 def _process_denied(who: Principal, scope: Scope) -> Response | None:
-    """Executing a process (forest change) or dismissing a job needs a key of the rangers or an admin."""
+    """Executing a process (forest change) or reading its jobs needs a key of the rangers or an admin."""
     if who.anonymous:
-        resp = problem(401, "Cần đăng nhập / Authentication required",
+        return problem(401, "Cần đăng nhập / Authentication required",
                        "Chạy tiến trình cần khoá API của Chi cục Kiểm lâm / executing a process needs a key of the "
                        "Forest Protection Sub-department (kiemlam)", scope["path"])
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="sdi", Basic realm="sdi"'
-        return resp
-    if who.role != "admin" and who.agency != PROCESS_OWNER:
+    if not may_run_processes(who):
         return problem(403, "Không có quyền / Forbidden",
                        "Chỉ kiểm lâm hoặc quản trị mới chạy được tiến trình / only rangers (kiemlam) or admins may "
                        "execute processes", scope["path"])

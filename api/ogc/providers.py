@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from api.ogc import runtime
 from layers.loader import IfExists
 from sdi.errors import SDIError, ValidationFailedError
+from sdi.text import fold, search_terms
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ class TileProvider(MVTPostgreSQLProvider):
         envelope = self.get_envelope(z, y, x, tileset)
         out_srid = 3857 if scheme.tileMatrixSet == "WebMercatorQuad" else 4326
         geom = getattr(self.table_model, self.geom)
-        projected = ST_Transform(geom, out_srid)
+        projected: Any = ST_Transform(geom, out_srid)
         columns = list(self.fields.values())
         general = z < DETAIL_ZOOM and self.sdi_kind in ("polygon", "line") and out_srid == 3857
         query = select()
@@ -310,8 +311,8 @@ class CatalogueProvider(BaseProvider):
                                             "the catalogue supports q, bbox and property filters, not filter")
         records = self._records()
         if q:
-            terms = [_fold(t) for t in q.replace(",", " ").split() if t]
-            records = [r for r in records if all(t in _fold(_text(r)) for t in terms)]
+            terms = search_terms(q)
+            records = [r for r in records if all(t in fold(_text(r)) for t in terms)]
         if bbox:
             box = shapely.box(*bbox[:4])
             records = [r for r in records if shapely.geometry.shape(r["geometry"]).intersects(box)]
@@ -432,11 +433,5 @@ def _text(rec: dict) -> str:
     return " ".join([rec["id"], p["title"], p["description"], " ".join(p["keywords"]), p["owner"]])
 
 
-def _fold(text: str) -> str:
-    """Lower-case without diacritics, so "huu nghi" finds "Hữu Nghị" (đ → d as well)."""
-    import unicodedata
-
-    text = text.lower().replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 

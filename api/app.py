@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
+from api.callers import visible_catalog
 from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
@@ -24,8 +24,8 @@ from api.qgis import router as qgis_router
 from api.stac import router as stac_router
 from api.webmap import router as webmap_router
 from layers.catalog import Layer, get_layer
-from sdi.database import make_engine, translate_db_errors
-from sdi.errors import DatabaseError, InvalidCredentialsError
+from sdi.database import make_engine
+from sdi.errors import DatabaseError
 from sdi.settings import Settings
 from tiles.router import router as raster_router
 
@@ -72,16 +72,6 @@ def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-
-
-async def visible_catalog(request: Request) -> dict[str, Layer]:
-    """The layers the caller may see: the same rule and key handling as the OGC API."""
-    gateway = request.app.state.ogc.gateway
-    who = await gateway.identify(request)
-    if who is None:
-        raise InvalidCredentialsError("Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked")
-    with translate_db_errors():
-        return await asyncio.to_thread(gateway.visible_layers, who)
 
 
 VisibleCatalog = Annotated[dict[str, Layer], Depends(visible_catalog)]

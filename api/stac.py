@@ -25,6 +25,7 @@ import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.callers import caller
 from api.errors import problem
 from layers.catalog import read_agencies
 from sdi.access import Principal, can_edit
@@ -51,13 +52,6 @@ PROVINCE_BBOX = [LANG_SON_AOI.west_lon_degree, LANG_SON_AOI.south_lat_degree,
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-async def _who(request: Request) -> Principal:
-    who = await request.app.state.ogc.gateway.identify(request)
-    if who is None:
-        raise InvalidCredentialsError("Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked")
-    return who
-
 
 def _base(request: Request) -> str:
     settings = request.app.state.settings
@@ -241,7 +235,7 @@ def _next_get(request: Request, token: str | None) -> dict | None:
 @router.get("/")
 async def landing(request: Request) -> JSONResponse:
     """Trang gốc STAC / STAC landing page."""
-    who = await _who(request)
+    who = await caller(request)
     base = _base(request)
     visible = await _visible(request, who)
     links = [_link("self", base), _link("root", base), _link("conformance", f"{base}/conformance"),
@@ -266,7 +260,7 @@ async def conformance() -> JSONResponse:
 @router.get("/collections")
 async def collections(request: Request) -> JSONResponse:
     """Các bộ sưu tập ảnh / raster collections the caller may see."""
-    who = await _who(request)
+    who = await caller(request)
     base = _base(request)
     visible = await _visible(request, who)
     extents = await asyncio.to_thread(catalog.extents, request.app.state.engine, list(visible))
@@ -276,7 +270,7 @@ async def collections(request: Request) -> JSONResponse:
 
 @router.get("/collections/{collection_id}")
 async def collection(collection_id: str, request: Request) -> JSONResponse:
-    who = await _who(request)
+    who = await caller(request)
     row = await _collection(request, who, collection_id)
     extents = await asyncio.to_thread(catalog.extents, request.app.state.engine, [collection_id])
     return _json(_collection_doc(row, _base(request), extents.get(collection_id)))
@@ -285,7 +279,7 @@ async def collection(collection_id: str, request: Request) -> JSONResponse:
 @router.get("/collections/{collection_id}/items")
 async def items(collection_id: str, request: Request) -> JSONResponse:
     """Ảnh của một bộ sưu tập / a collection's items: bbox, datetime, limit, paging (token)."""
-    who = await _who(request)
+    who = await caller(request)
     row = await _collection(request, who, collection_id)
     query = dict(request.query_params)
     query.pop("collections", None)
@@ -297,7 +291,7 @@ async def items(collection_id: str, request: Request) -> JSONResponse:
 
 @router.get("/collections/{collection_id}/items/{item_id}")
 async def item(collection_id: str, item_id: str, request: Request) -> JSONResponse:
-    who = await _who(request)
+    who = await caller(request)
     row = await _collection(request, who, collection_id)
     params = catalog.Search(collections=[row.id], ids=[item_id], limit=1)
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
@@ -309,7 +303,7 @@ async def item(collection_id: str, item_id: str, request: Request) -> JSONRespon
 @router.get("/search")
 async def search_get(request: Request) -> JSONResponse:
     """Tìm ảnh / item search: bbox, intersects (JSON), datetime, collections, ids, limit, token."""
-    who = await _who(request)
+    who = await caller(request)
     query: dict[str, Any] = dict(request.query_params)
     if "intersects" in query:
         import json
@@ -325,7 +319,7 @@ async def search_get(request: Request) -> JSONResponse:
 
 @router.post("/search")
 async def search_post(request: Request) -> JSONResponse:
-    who = await _who(request)
+    who = await caller(request)
     try:
         body = await request.json()
     except ValueError as exc:
@@ -350,7 +344,7 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
     from uav_ingest.ingest import ingest_file, parse_when
     from uav_ingest.store import open_store
 
-    who = await _who(request)
+    who = await caller(request)
     row = await _collection(request, who, collection_id)
     if who.anonymous:
         raise InvalidCredentialsError("Cần khoá API của cơ quan sở hữu / an API key of the owning agency is needed")

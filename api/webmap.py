@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import unicodedata
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +22,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 
-from sdi.errors import InvalidCredentialsError, NotFoundError
+from api.callers import visible_catalog
+from sdi.errors import NotFoundError
+from sdi.text import fold, search_terms
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
@@ -50,20 +51,6 @@ SIMPLIFY_DEG = 0.0002  # ~20 m: invisible at the zooms where a whole small layer
 _features: dict[str, tuple[str, bytes]] = {}  # layer → (last_updated, GeoJSON bytes)
 
 
-def fold(value: str) -> str:
-    """Lower-case without diacritics, so "huu nghi" finds "Hữu Nghị" (đ → d as well)."""
-    value = value.lower().replace("đ", "d")
-    return "".join(c for c in unicodedata.normalize("NFD", value) if unicodedata.category(c) != "Mn")
-
-
-async def _caller_layers(request: Request) -> dict:
-    gateway = request.app.state.ogc.gateway
-    who = await gateway.identify(request)
-    if who is None:
-        raise InvalidCredentialsError("Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked")
-    return await asyncio.to_thread(gateway.visible_layers, who)
-
-
 def asset_version() -> str:
     """Changes whenever the bundle does, so browsers may cache it for long."""
     stamps = [int(p.stat().st_mtime) for p in DIST.glob("app.*") if p.is_file()]
@@ -73,7 +60,7 @@ def asset_version() -> str:
 @router.get("/", response_class=HTMLResponse)
 async def webmap(request: Request) -> HTMLResponse:
     """Bản đồ / the web map (the layers listed are those the caller may see)."""
-    layers = await _caller_layers(request)
+    layers = await visible_catalog(request)
     dumped = [layer.model_dump(mode="json", exclude={"aliases", "required"}) for layer in layers.values()]
     # inside <script type="application/json">: "</" must not end the element
     layers_json = json.dumps(dumped, ensure_ascii=False).replace("</", "<\\/")
@@ -130,7 +117,7 @@ def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a cat
 @router.get("/webmap/features/{layer_id}")
 async def features(layer_id: str, request: Request) -> Response:
     """A small public or internal layer whole (simplified geometry, every attribute) for the map."""
-    layers = await _caller_layers(request)
+    layers = await visible_catalog(request)
     layer = layers.get(layer_id)
     if layer is None or layer.access_level == "restricted" or layer.feature_count > SMALL_LAYER \
             or not layer.geometry:
@@ -165,10 +152,10 @@ def _rows(engine: Engine, layer_id: str, table: str, key: str, last_updated: str
 async def search(request: Request, q: str = Query("", max_length=200),
                  limit: int = Query(20, ge=1, le=100)) -> JSONResponse:
     """Tìm địa danh / place names, with or without diacritics, in the layers the caller may see."""
-    terms = [fold(t) for t in q.replace(",", " ").split() if t]
+    terms = search_terms(q)
     if not terms:
         return JSONResponse({"query": q, "results": []})
-    layers = await _caller_layers(request)
+    layers = await visible_catalog(request)
     engine = request.app.state.engine
     found: list[tuple[int, dict]] = []
     for layer_id in SEARCHED:

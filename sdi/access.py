@@ -22,9 +22,11 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cachetools import TTLCache
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -112,6 +114,38 @@ def authenticate(engine: Engine, key: str | None) -> Principal | None:
             session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
             session.commit()
         return Principal(key_id=row.id, name=row.name, agency=row.agency, role=row.role)
+
+
+#: How long a checked key is trusted without asking the database again: a revoked key stops
+#: working within this time (the catalogue is re-checked at the same pace, see api.ogc.gateway).
+KEY_TTL_S = 1.0
+
+
+class KeyCache:
+    """Checked keys, kept for ``KEY_TTL_S``: the key check is one query per key per second instead
+    of one per request (map tiles come 20 at a time). Only valid keys are kept (a new key works at
+    once; a wrong one is asked about each time), by digest, at most ``size`` of them."""
+
+    def __init__(self, engine: Engine, ttl: float = KEY_TTL_S, size: int = 4096) -> None:
+        self.engine = engine
+        self._cache: TTLCache[str, Principal] = TTLCache(maxsize=size, ttl=ttl)
+        self._lock = threading.Lock()  # TTLCache is not thread-safe
+
+    def cached(self, key: str) -> Principal | None:
+        """The principal of ``key`` if it was checked within the TTL (no database round trip)."""
+        with self._lock:
+            return self._cache.get(_digest(key.strip()))
+
+    def check(self, key: str | None) -> Principal | None:
+        """``authenticate``, remembering a valid key."""
+        who = authenticate(self.engine, key)
+        if key:
+            with self._lock:
+                if who is not None and not who.anonymous:
+                    self._cache[_digest(key.strip())] = who
+                else:
+                    self._cache.pop(_digest(key.strip()), None)
+        return who
 
 
 def add_key(engine: Engine, name: str, agency: str, role: str = "agency") -> str:

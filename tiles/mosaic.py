@@ -18,7 +18,6 @@ import attr
 import morecantile
 from fastapi import Depends, Path, Query, Request
 from rasterio.crs import CRS
-from rasterio.warp import transform_bounds
 from rio_tiler.constants import WGS84_CRS
 from rio_tiler.mosaic.backend import BaseBackend
 from titiler.core.dependencies import BidxExprParams
@@ -27,6 +26,7 @@ from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
 from tiles import store
 from tiles.params import Bidx, Expression, check_layer, gdal_env, is_image, preset_of, principal
+from tiles.reader import transform_bounds
 from tiles.store import COLLECTION_ID_PATTERN, CollectionRef, RasterRef
 
 #: At most this many items are mosaicked (the newest); a wider date range is a 400.

@@ -37,6 +37,7 @@ from titiler.mosaic.factory import MosaicTilerFactory
 
 from tiles import cog, mosaic, params
 from tiles.algorithms import algorithms
+from tiles.reader import ItemReader
 from tiles.routing import RasterRoute
 
 PREFIX = "/rasters"
@@ -91,7 +92,7 @@ def build_router() -> APIRouter:
         img_part_dependency=params.PartParams, supported_tms=SUPPORTED_TMS, add_viewer=True,
     )
     items = ItemTiler(
-        router=_router(), router_prefix=ITEM_PREFIX, path_dependency=params.item_path,
+        router=_router(), router_prefix=ITEM_PREFIX, path_dependency=params.item_path, reader=ItemReader,
         layer_dependency=params.item_layer,  # type: ignore[arg-type]  # any callable dependency
         extensions=[wmtsExtension(templates=TEMPLATES, tile_dependencies=WMTS_TILE_PARAMS,
                                   layer_identifier_provider=lambda path: path.ref.id)],
@@ -102,7 +103,7 @@ def build_router() -> APIRouter:
                                    operation_id=f"{method.lower()}COG", include_in_schema=method == "GET",
                                    summary="Tệp COG / the COG file (HTTP Range)", response_class=cog.Response)
     mosaics = CollectionMosaicTiler(
-        router=_router(), router_prefix=MOSAIC_PREFIX, backend=mosaic.DateMosaicBackend,
+        router=_router(), router_prefix=MOSAIC_PREFIX, backend=mosaic.DateMosaicBackend, dataset_reader=ItemReader,
         path_dependency=mosaic.mosaic_source, layer_dependency=mosaic.mosaic_layer,  # type: ignore[arg-type]
         add_part=True,
         add_statistics=True,

@@ -10,11 +10,13 @@ stored ``href`` that would leave the store root (``../``, an absolute path) is r
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
+from cachetools import TTLCache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -112,17 +114,41 @@ def _ref(settings: Settings, item: RasterItem, coll: RasterCollection, bbox_wkt:
                      gsd_m=item.gsd_m, platform=item.platform, stac=item.stac or {}, bbox=_bbox(bbox_wkt))
 
 
-def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) -> RasterRef | None:
-    """The ready item ``item_id`` if ``who`` may see its collection; None otherwise (unknown,
-    pending, or hidden: the caller cannot tell which)."""
+#: Ready items are kept this long between requests (a map asks for 20 tiles of one item at once);
+#: an item withdrawn or moved to another collection is honoured within this time. Items not found
+#: are not kept: a new item is served at once.
+ITEM_TTL_S = 1.0
+_items: TTLCache[tuple[str, str, str], RasterRef] = TTLCache(maxsize=1024, ttl=ITEM_TTL_S)
+_items_lock = threading.Lock()
+
+
+def _load_item(engine: Engine, settings: Settings, item_id: str) -> RasterRef | None:
     stmt = (select(RasterItem, RasterCollection, _BBOX)
             .join(RasterCollection, RasterCollection.id == RasterItem.collection_id)
             .where(RasterItem.id == item_id, RasterItem.status == "ready"))
     with Session(engine) as session:
         row = session.execute(stmt).first()
-    if row is None or not visible(row[1], who):  # type: ignore[arg-type]  # same fields as a layer
+    return None if row is None else _ref(settings, row[0], row[1], row[2])
+
+
+def cached_item(engine: Engine, settings: Settings, item_id: str) -> RasterRef | None:
+    """The item if it was read within ``ITEM_TTL_S`` (no database round trip; no access check)."""
+    with _items_lock:
+        return _items.get((engine.url.render_as_string(), settings.raster_store, item_id))
+
+
+def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) -> RasterRef | None:
+    """The ready item ``item_id`` if ``who`` may see its collection; None otherwise (unknown,
+    pending, or hidden: the caller cannot tell which). The access rule is applied on every call."""
+    ref = cached_item(engine, settings, item_id)
+    if ref is None:
+        ref = _load_item(engine, settings, item_id)
+        if ref is not None:
+            with _items_lock:
+                _items[(engine.url.render_as_string(), settings.raster_store, item_id)] = ref
+    if ref is None or not visible(ref.collection, who):  # type: ignore[arg-type]  # same fields as a layer
         return None
-    return _ref(settings, row[0], row[1], row[2])
+    return ref
 
 
 def find_collection(engine: Engine, collection_id: str, who: Principal) -> CollectionRef | None:

@@ -47,7 +47,7 @@ from api.errors import problem_at
 from api.ogc import runtime
 from api.ogc.config import CATALOGUE_ID, pygeoapi_config
 from layers.catalog import Layer, load_catalog
-from sdi.access import Principal, authenticate, can_edit, may_run_processes, visible
+from sdi.access import ANONYMOUS, KeyCache, Principal, can_edit, may_run_processes, visible
 from sdi.models import AccessLogEntry
 from sdi.settings import Settings
 
@@ -118,6 +118,7 @@ class OGCGateway:
         self._version: str | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self.keys = KeyCache(engine)
         self._refresh(force=True)
         self.app = _pygeoapi_app(settings, self._views_config_for_import())
 
@@ -163,7 +164,13 @@ class OGCGateway:
 
     async def identify(self, request: Request) -> Principal | None:
         """The caller of ``request``: ANONYMOUS without a key, None for a bad key."""
-        return await asyncio.to_thread(authenticate, self.engine, api_key(request))
+        key = api_key(request)
+        if not key:
+            return ANONYMOUS
+        who = self.keys.cached(key)  # checked within the last second: no thread hop, no query
+        if who is not None:
+            return who
+        return await asyncio.to_thread(self.keys.check, key)
 
     def visible_layers(self, who: Principal) -> dict[str, Layer]:
         """The layers ``who`` may see, for doors outside pygeoapi (QGIS project, TileJSON)."""

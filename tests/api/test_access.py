@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import httpx
 import pytest
@@ -129,13 +130,40 @@ def test_basic_auth_and_bearer_carry_the_key(live_server, keys):
 
 
 def test_revoked_key_stops_working(live_server, engine):
-    from sdi.access import add_key, revoke_key
+    from sdi.access import KEY_TTL_S, add_key, revoke_key
 
     key = add_key(engine, "short-lived-border-key", "bdbp", "border")
     url = f"{live_server.url}/ogc/collections/{RESTRICTED}?f=json"
     assert httpx.get(url, headers={"X-API-Key": key}, timeout=30).status_code == 200
     revoke_key(engine, "short-lived-border-key")
-    assert httpx.get(url, headers={"X-API-Key": key}, timeout=30).status_code == 401
+    # checked keys are kept for KEY_TTL_S (one query per key per second, not per tile): the
+    # revocation must hold once that has passed, at every door
+    time.sleep(KEY_TTL_S + 0.2)
+    for door in (url, f"{live_server.url}/layers", f"{live_server.url}/stac/collections"):
+        r = httpx.get(door, headers={"X-API-Key": key}, timeout=30)
+        assert r.status_code == 401, door
+        assert r.headers["WWW-Authenticate"]
+
+
+def test_checked_keys_are_kept_briefly_and_only_when_valid(engine):
+    from sdi.access import KeyCache, add_key, revoke_key
+
+    cache = KeyCache(engine, ttl=60)
+    key = add_key(engine, "cached-key", "skhcn")
+    assert cache.cached(key) is None
+    who = cache.check(key)
+    assert who is not None and who.agency == "skhcn"
+    revoke_key(engine, "cached-key")
+    assert cache.cached(key) == who  # within the TTL: no round trip
+    assert cache.check(key) is None  # asking the database sees the revocation, and forgets the key
+    assert cache.cached(key) is None
+    wrong = key[:-4] + "AAAA"
+    assert cache.check(wrong) is None and cache.cached(wrong) is None  # wrong keys are never kept
+    brief = KeyCache(engine, ttl=0.3)
+    other = add_key(engine, "cached-key-2", "skhcn")
+    assert brief.check(other) is not None and brief.cached(other) is not None
+    time.sleep(0.4)
+    assert brief.cached(other) is None  # past the TTL the database is asked again
 
 
 def test_restricted_reads_are_audited(live_server, keys, engine, items):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from layers.loader import IfExists
 from layers.quality import DIMENSION_VI, ValidationReport
+
+if TYPE_CHECKING:  # the loader (pandas, geopandas) is imported by the commands that load
+    from layers.loader import IfExists
 
 layers_app = typer.Typer(help="Lớp dữ liệu / layers: list, load, validate, export", no_args_is_help=True)
 console = Console()

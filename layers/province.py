@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pyogrio
 import shapely
 from pyproj import CRS
 from sqlalchemy import Connection, text
@@ -28,6 +27,8 @@ def province_area(conn: Connection, settings: Settings) -> shapely.Geometry:
     ).scalar()
     if row is not None:
         return shapely.from_wkb(bytes(row))
+    import pyogrio  # only without admin_units (a fresh database): keeps geopandas out of `sdi ingest`'s start-up
+
     outline = pyogrio.read_dataframe(settings.data_dir / BUNDLED_OUTLINE)
     shape = np.array([shapely.union_all(outline.geometry.values)])
     grown = shapely.buffer(reproject(shape, STORAGE, TM3), tol, quad_segs=8)

@@ -6,7 +6,6 @@ import logging
 
 from sqlalchemy import Engine
 
-from layers.bundled import seed_bundled
 from layers.catalog import read_specs, sync_catalog
 from layers.quality import ValidationReport
 from sdi import migrate
@@ -33,5 +32,7 @@ def prepare_database(settings: Settings) -> Engine:
 
 def bring_up(settings: Settings, *, force: bool = False) -> tuple[Engine, dict[str, ValidationReport | None]]:
     """Everything ``sdi up`` does: database ready and bundled data loaded."""
+    from layers.bundled import seed_bundled  # geopandas: not needed by commands that only prepare the database
+
     engine = prepare_database(settings)
     return engine, seed_bundled(engine, settings, force=force)

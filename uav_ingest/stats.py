@@ -12,7 +12,7 @@ from typing import Any
 
 from rio_tiler.io import Reader
 
-STATS_MAX_SIZE = 2048
+STATS_MAX_SIZE = 1024  # rio-tiler's and TiTiler's own default for statistics
 HISTOGRAM_BINS = 20
 
 

@@ -44,7 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from api.errors import problem_at
-from api.ogc import runtime
+from api.ogc import crs_cache, runtime
 from api.ogc.config import CATALOGUE_ID, pygeoapi_config
 from layers.catalog import Layer, load_catalog
 from sdi.access import ANONYMOUS, KeyCache, Principal, can_edit, may_run_processes, visible
@@ -426,6 +426,7 @@ def _install_view_executor(pga: Any) -> None:
     from pygeoapi import l10n
 
     l10n._cfg_cache = _PerViewConfigCache()
+    crs_cache.install()
     _declare_filtering()
     # pygeoapi logs every 4xx as an error with a traceback; the gateway logs real failures.
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:

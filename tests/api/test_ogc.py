@@ -156,6 +156,33 @@ def test_bbox_crs_in_vn2000(ogc):
     assert [f["id"] for f in body["features"]] == ["huu_nghi"]
 
 
+@pytest.mark.parametrize("code", [4326, 3857, 3405])
+def test_bbox_crs_in_other_axis_orders_and_projections(ogc, code):
+    """EPSG:4326 is lat/lon (its axis order), 3857 and 3405 are x/y: each finds the same gate."""
+    half = 0.004 if code == 4326 else 400
+    x, y = Transformer.from_crs("OGC:CRS84", f"EPSG:{code}").transform(*HUU_NGHI)  # the CRS's own order
+    body = get(f"{ogc}/collections/border_gates/items", params={
+        "bbox": f"{x - half},{y - half},{x + half},{y + half}", "bbox-crs": f"{EPSG}{code}"}).json()
+    assert [f["id"] for f in body["features"]] == ["huu_nghi"]
+
+
+def test_bbox_selects_what_postgis_selects(ogc, engine):
+    box = (106.6, 21.8, 106.9, 22.0)
+    with engine.connect() as conn:
+        expected = sorted(conn.execute(text(
+            "SELECT osm_id FROM poi_osm WHERE ST_Intersects(geom, ST_MakeEnvelope(:a, :b, :c, :d, 4326))"),
+            dict(zip("abcd", box, strict=True))).scalars())
+    assert expected
+    body = get(f"{ogc}/collections/poi_osm/items", params={"bbox": ",".join(map(str, box)), "limit": 1000,
+                                                         "skipGeometry": "true"}).json()
+    assert sorted(f["properties"]["osm_id"] for f in body["features"]) == expected
+
+
+def test_bad_bbox_crs_is_a_400(ogc):
+    r = get(f"{ogc}/collections/border_gates/items", params={"bbox": "1,2,3,4", "bbox-crs": "urn:nope:42"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+
+
 def test_unknown_crs_is_a_400(ogc):
     r = get(f"{ogc}/collections/border_gates/items", params={"crs": f"{EPSG}2154"})
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"

@@ -176,7 +176,7 @@ def list_keys(engine: Engine) -> list[ApiKey]:
 
 
 def revoke_key(engine: Engine, name: str) -> None:
-    """Revoke the key called ``name``; it stops working on the next request."""
+    """Revoke the key called ``name``; every door refuses it within ``KEY_TTL_S``."""
     with Session(engine) as session:
         result = session.execute(
             update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))

@@ -6,7 +6,8 @@
   checked exactly like a file load (geometry, province, required columns, keys).
 - ``TileProvider``: the MVT provider puts every column of every feature in every tile, with
   no simplification. Big layers get, below zoom ``DETAIL_ZOOM``, simplified geometry, no
-  features smaller than a pixel and only a few properties, so low zooms stay fast.
+  features smaller than a pixel and only a few properties (below ``OVERVIEW_ZOOM`` not even
+  their ids), so low zooms stay fast and light.
 - ``CatalogueProvider``: OGC API – Records over the ``layers`` catalogue. pygeoapi's record
   providers are TinyDB and Elasticsearch only; the catalogue lives in PostGIS and is a
   dozen rows, so this one is written by hand and filters in Python.
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 #: From this zoom on, big layers get full detail and every property in their tiles.
 DETAIL_ZOOM = 12
+#: Below this zoom big layers' tiles carry no feature ids (see ``TileProvider``).
+OVERVIEW_ZOOM = 10
 #: Properties kept in low-zoom tiles of big layers (besides the id).
 LOW_ZOOM_PROPERTIES = ("forest_type", "commune_code", "name_vi", "name", "category", "status")
 WEB_MERCATOR_WIDTH = 40_075_016.686
@@ -275,7 +278,10 @@ class TileProvider(MVTPostgreSQLProvider):
             pixel = WEB_MERCATOR_WIDTH / (256 * 2**z)  # metres per pixel at this zoom
             if self.sdi_big:
                 keep = [c for c in LOW_ZOOM_PROPERTIES if c in self.fields and c != self.id_field]
-                columns = [self.fields[self.id_field], *(self.fields[c] for c in keep)]
+                # an overview: below OVERVIEW_ZOOM a feature is a few pixels, its unique id (one
+                # string per feature) was half of the tile's bytes, and nobody picks one plot there
+                ident = [self.fields[self.id_field]] if z >= OVERVIEW_ZOOM else []
+                columns = [*ident, *(self.fields[c] for c in keep)]
             # features much smaller than a pixel vanish (under half a pixel wide)
             visible = ST_Area(projected) > literal(pixel * pixel / 4) if self.sdi_kind == "polygon" \
                 else ST_Length(projected) > literal(pixel / 4)

@@ -317,6 +317,11 @@ def test_big_layer_tiles_are_trimmed_at_low_zoom(ogc, keys, tmp_path, engine):
     high_cols = set(_decode(tmp_path, high.content, "high").columns)
     assert {"forest_type", "owner_vi", "species_vi"} <= high_cols
     assert "forest_type" in low_cols and "owner_vi" not in low_cols and "species_vi" not in low_cols
+    assert "id" in high_cols and "id" not in low_cols  # an overview below z10: no ids
+    x, y = _tile_of(lon, lat, 11)
+    mid = get(f"{ogc}/collections/forest_plots/tiles/WebMercatorQuad/11/{y}/{x}?f=mvt", headers=headers)
+    mid_cols = set(_decode(tmp_path, mid.content, "mid").columns)
+    assert "id" in mid_cols and "owner_vi" not in mid_cols  # ids again from z10, to click a plot
 
 
 # --- Records: the catalogue -------------------------------------------------------------------

@@ -88,6 +88,12 @@ class LocalStore:
         return file_sha256(self._path(key))
 
 
+_KEYS_HINT = "kiểm tra khoá / check SDI_S3_ACCESS_KEY, SDI_S3_SECRET_KEY and their rights on the bucket"
+#: what to check, by S3 error code
+_HINTS = {"InvalidAccessKeyId": _KEYS_HINT, "SignatureDoesNotMatch": _KEYS_HINT, "AccessDenied": _KEYS_HINT,
+          "NoSuchBucket": "tạo bucket trước / create the bucket first, or correct SDI_RASTER_STORE"}
+
+
 class S3Store:
     """An S3-compatible bucket (MinIO, SeaweedFS, Ceph, AWS) through boto3, under ``s3://bucket/prefix``."""
 
@@ -100,8 +106,8 @@ class S3Store:
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.client = s3_client(settings)
         self.tmp_dir = settings.state_dir / "raster-tmp"
-        with self._errors("HeadBucket"):  # wrong endpoint, keys or bucket: said now, not after the work
-            self.client.head_bucket(Bucket=self.bucket)
+        with self._errors("ListObjectsV2"):  # wrong endpoint, keys or bucket: said now, not after the work
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def _key(self, key: str) -> str:
@@ -109,7 +115,8 @@ class S3Store:
 
     @contextmanager
     def _errors(self, operation: str, key: str | None = None) -> Iterator[None]:
-        """botocore's errors (refused, unreachable, no credentials) as a ``StoreError`` naming the store."""
+        """botocore's errors (refused, unreachable, no credentials) as a ``StoreError`` naming the store
+        and the setting to check."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -117,13 +124,14 @@ class S3Store:
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?"))
-            reason = {"403": "AccessDenied", "404": "NoSuchBucket" if key is None else "NoSuchKey"}.get(code, code)
-            raise StoreError(f"Kho ảnh S3 từ chối / the S3 raster store {self.url} refused {operation}"
-                             f"{f' of {key!r}' if key else ''}: {reason} {error.get('Message') or ''}".rstrip(),
-                             code=reason) from exc
+            code = {"403": "AccessDenied", "404": "NoSuchBucket" if key is None else "NoSuchKey"}.get(code, code)
+            what = f"{operation} {key!r}" if key else operation
+            raise StoreError(f"Kho ảnh S3 từ chối / the S3 raster store {self.url} refused {what}: {code} "
+                             f"({error.get('Message') or 'no message'}); {_HINTS.get(code, '')}".rstrip("; "),
+                             code=code) from exc
         except BotoCoreError as exc:
-            raise StoreError(f"Không kết nối được kho ảnh S3 / cannot use the S3 raster store {self.url} "
-                             f"({operation}): {exc}") from exc
+            raise StoreError(f"Không kết nối được kho ảnh S3 / cannot reach the S3 raster store {self.url} "
+                             f"({operation}): {exc}; kiểm tra / check SDI_S3_ENDPOINT_URL") from exc
 
     def put(self, local: Path, key: str, progress: Callable[[int], None] | None = None) -> None:
         """One upload (multipart above 8 MB, completed as a whole or not at all); the work copy is removed."""

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
 
+from sdi.models import RasterCollection, RasterItem
 from sdi.settings import Settings
 from tests.s3 import server as weed
 from tests.s3.server import S3Server
@@ -20,6 +23,8 @@ from tests.uav_ingest.conftest import own_rows  # noqa: F401 - rows a test adds 
 
 _BUCKETS = itertools.count(1)
 PREFIX = "cogs"
+#: a collection of these tests only (kind rgb, like uav_rgb): ``--repair -c`` touches nothing else
+COLLECTION = "s3_test_rgb"
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +38,21 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     weed.stop(server)
 
 
+@pytest.fixture(scope="session")
+def s3_collection(engine: Engine) -> Iterator[str]:
+    with Session(engine) as session:
+        session.merge(RasterCollection(id=COLLECTION, title_vi="Ảnh UAV thử nghiệm (S3)",
+                                       title_en="Test UAV orthomosaics (S3)", description_vi="Ảnh thử nghiệm",
+                                       description_en="Test rasters", keywords=["test"], owner="kiemlam",
+                                       licence="CC-BY-4.0", access_level="public", kind="rgb"))
+        session.commit()
+    yield COLLECTION
+    with Session(engine) as session:
+        session.execute(delete(RasterItem).where(RasterItem.collection_id == COLLECTION))
+        session.execute(delete(RasterCollection).where(RasterCollection.id == COLLECTION))
+        session.commit()
+
+
 @pytest.fixture()
 def bucket(s3_server: S3Server) -> str:
     """A new, empty bucket for the test."""
@@ -42,7 +62,8 @@ def bucket(s3_server: S3Server) -> str:
 
 
 @pytest.fixture()
-def s3_settings(settings: Settings, s3_server: S3Server, bucket: str, tmp_path: Path) -> Settings:
+def s3_settings(settings: Settings, s3_server: S3Server, s3_collection: str, bucket: str, tmp_path: Path
+                ) -> Settings:
     """The test database with the raster store in ``s3://<bucket>/cogs`` (work files under ``tmp_path``)."""
     return settings.model_copy(update={
         "raster_store": f"s3://{bucket}/{PREFIX}", "s3_endpoint_url": s3_server.endpoint,

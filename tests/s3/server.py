@@ -109,13 +109,17 @@ def stop(server: S3Server) -> None:
 
 
 def create_bucket(server: S3Server, name: str) -> None:
-    """A new bucket (the filer may need a moment after start: retried briefly)."""
+    """A new bucket (the filer may need a moment after start: a 5xx or a dropped connection is
+    retried briefly; a refusal such as an invalid name is not)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = server.client()
     for attempt in range(40):
         try:
             client.create_bucket(Bucket=name)
             return
-        except Exception:
-            if attempt == 39:
+        except (BotoCoreError, ClientError) as exc:
+            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+            if attempt == 39 or status < 500:
                 raise
             time.sleep(0.25)

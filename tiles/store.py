@@ -16,7 +16,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from rasterio.session import AWSSession
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -190,7 +189,9 @@ def gdal_env(settings: Settings) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=8)
-def _aws_session(access_key: str, secret_key: str, region: str | None) -> AWSSession:
-    """One session per identity: the same object each time, so ``gdal_env`` results compare equal
-    (``tiles.bands`` caches by them)."""
+def _aws_session(access_key: str, secret_key: str, region: str | None) -> Any:
+    """One rasterio ``AWSSession`` per identity: the same object each time, so ``gdal_env`` results
+    compare equal (``tiles.bands`` caches by them)."""
+    from rasterio.session import AWSSession
+
     return AWSSession(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -68,7 +69,7 @@ class Source:
     location: str
     roles: dict[str, int]
     datetime: object = None
-    env: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, Any], ...] = ()  # rasterio.Env options (tiles.store.gdal_env)
     #: divisor to reflectance (0–1); None: from the data type (uint8 → 255, uint16 → 10000)
     scale: float | None = None
     #: lon/lat bounds of the valid data, when known (registered items)

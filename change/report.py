@@ -210,7 +210,8 @@ def write_reports(engine, settings, out_dir: Path, *, after_item: str | None = N
         ref = find_item(engine, settings, item, OPERATOR)
         if ref is not None:
             sources[item] = (ref.location, roles(ref, gdal_env(settings)))
-    chips = chips_for(frame, sources)
+    with rasterio.Env(**gdal_env(settings)):  # an S3 store: endpoint and keys for the chips' reads
+        chips = chips_for(frame, sources)
     written: list[Path] = []
     groups = [("xa", "commune_code", c) for c in sorted(frame.commune_code.dropna().unique())]
     groups += [("chu-rung", "owner_vi", o) for o in sorted(frame.owner_vi.dropna().unique())]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import rasterio
 
@@ -42,7 +43,7 @@ def _from_stac(stac: dict) -> list[str | None] | None:
 
 
 @lru_cache(maxsize=256)
-def _from_file(location: str, env: tuple[tuple[str, str], ...]) -> tuple[list[str | None], int]:
+def _from_file(location: str, env: tuple[tuple[str, Any], ...]) -> tuple[list[str | None], int]:
     """Band names the COG's header gives (descriptions, else colour interpretation) and its band count."""
     with rasterio.Env(**dict(env)), rasterio.open(location) as ds:
         names = []
@@ -52,13 +53,13 @@ def _from_file(location: str, env: tuple[tuple[str, str], ...]) -> tuple[list[st
         return names, ds.count
 
 
-def band_count(ref: RasterRef, env: dict[str, str]) -> int:
+def band_count(ref: RasterRef, env: dict[str, Any]) -> int:
     if ref.band_count:
         return ref.band_count
     return _from_file(ref.location, tuple(sorted(env.items())))[1]
 
 
-def roles(ref: RasterRef, env: dict[str, str]) -> dict[str, int]:
+def roles(ref: RasterRef, env: dict[str, Any]) -> dict[str, int]:
     """``{"red": 3, "nir": 5, ...}``: 1-based band index of each known role."""
     names = _from_stac(ref.stac)
     if not names or not any(names):

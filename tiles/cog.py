@@ -5,8 +5,8 @@ tiles and overview levels in view, with ``Range: bytes=…`` requests: Starlette
 ``FileResponse`` answers them (206 Partial Content, ``Content-Range``, ``Accept-Ranges``,
 ``Content-Length``, ``ETag``/``Last-Modified``, ``If-Range``, HEAD). The file is the stored
 item's, found through the database and the access rule like every other raster route. With an
-S3 store the client is redirected to a short-lived presigned URL of the object (S3 answers
-ranges itself).
+S3 store the client is redirected (307) to a short-lived presigned URL of the object, signed
+for the request's method (a URL signed for GET is refused to a HEAD): S3 answers the ranges.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from fastapi import Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from sdi.errors import NotFoundError
+from sdi.settings import Settings
 from tiles.params import raster_item
 from tiles.store import RasterRef
+from uav_ingest.store import COG_MEDIA_TYPE, s3_client
 
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 PRESIGN_SECONDS = 900
 
 
 async def cog_file(request: Request, ref: Annotated[RasterRef, Depends(raster_item)]) -> Response:
     """Tệp COG / the item's Cloud-Optimized GeoTIFF, with Range support (for GDAL ``/vsicurl/`` and QGIS)."""
     if not ref.local:
-        url = await asyncio.to_thread(_presign, request.app.state.settings, ref.location)
+        url = await asyncio.to_thread(_presign, request.app.state.settings, ref.location, request.method)
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, no-store"})
     import os
 
@@ -39,11 +40,8 @@ async def cog_file(request: Request, ref: Annotated[RasterRef, Depends(raster_it
                         headers={"Content-Disposition": f'inline; filename="{ref.id}.tif"'})
 
 
-def _presign(settings, location: str) -> str:  # noqa: ANN001
-    import boto3
-
+def _presign(settings: Settings, location: str, method: str) -> str:
     parsed = urlparse(location)
-    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, aws_access_key_id=settings.s3_access_key,
-                          aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region)
-    return client.generate_presigned_url("get_object", Params={"Bucket": parsed.netloc, "Key": parsed.path[1:]},
-                                         ExpiresIn=PRESIGN_SECONDS)
+    operation = "head_object" if method == "HEAD" else "get_object"
+    return s3_client(settings).generate_presigned_url(
+        operation, Params={"Bucket": parsed.netloc, "Key": parsed.path[1:]}, ExpiresIn=PRESIGN_SECONDS)

@@ -37,3 +37,14 @@ class ForbiddenError(SDIError):
 
     status = 403
     title = "Không có quyền / Forbidden"
+
+
+class StoreError(SDIError):
+    """The raster store cannot be used: an S3 endpoint unreachable, keys refused, no such bucket."""
+
+    status = 503
+    title = "Kho ảnh không sẵn sàng / Raster store unavailable"
+
+    def __init__(self, detail: str, code: str = "store_unavailable") -> None:
+        super().__init__(detail)
+        self.code = code

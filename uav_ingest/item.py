@@ -22,9 +22,9 @@ from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, Histogram, RasterBand, RasterExtension, Statistics
 
+from uav_ingest.store import COG_MEDIA_TYPE
 from uav_ingest.validate import SourceInfo
 
-COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 COG_URL = "/rasters/{item_id}/cog.tif"
 TILES_URL = "/rasters/{item_id}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}"
 TILEJSON_URL = "/rasters/{item_id}/WebMercatorQuad/tilejson.json"  # titiler.core's TilerFactory layout

@@ -58,9 +58,7 @@ def _file_matches(store: LocalStore | S3Store, row: RasterItem) -> bool:
     size = store.size(row.href)
     if size is None or size != row.size_bytes:
         return False
-    if isinstance(store, LocalStore):  # S3: the size and the atomic PUT are the evidence
-        return store.sha256(row.href) == row.cog_sha256
-    return True
+    return store.sha256(row.href) == row.cog_sha256  # S3 too: a foreign object of the same size is no proof
 
 
 def resolve_pending(engine: Engine, store: LocalStore | S3Store, row: RasterItem) -> str:

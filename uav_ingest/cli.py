@@ -56,6 +56,9 @@ def ingest(
     repair: Annotated[bool, typer.Option(help="first finish or roll back interrupted ingests, remove files "
                                               "without rows and rows without files (of --collection only, if "
                                               "given)")] = False,
+    force: Annotated[bool, typer.Option(help="with --repair: repair even when the store and the catalogue have "
+                                             "nothing in common (normally a wrong SDI_RASTER_STORE or "
+                                             "SDI_DATABASE_URL, refused)")] = False,
 ) -> None:
     """Nạp ảnh UAV/vệ tinh / ingest rasters: validate, COG, statistics, footprint, STAC item, register."""
     from sdi.bootstrap import prepare_database
@@ -70,7 +73,7 @@ def ingest(
     engine = prepare_database(settings)
     store = open_store(settings)
     if repair:
-        _repair(engine, store, [collection] if collection else None)
+        _repair(engine, store, [collection] if collection else None, force)
     if not files:
         return
     results = _ingest_all(files, collection, datetime, platform, web_optimized, engine, settings, store)
@@ -118,11 +121,11 @@ def _summary(results: list) -> Table:
     return table
 
 
-def _repair(engine, store, collections: list[str] | None) -> None:  # noqa: ANN001
+def _repair(engine, store, collections: list[str] | None, force: bool = False) -> None:  # noqa: ANN001
     from uav_ingest.repair import repair
 
     with err.status("sửa chữa / repairing the raster store"):
-        report = repair(engine, store, collections)
+        report = repair(engine, store, collections, force=force)
     table = Table(title="Sửa chữa kho ảnh / repair")
     table.add_column("việc / what")
     table.add_column("số / count", justify="right")

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from sdi.models import RasterItem
+from uav_ingest.errors import StoreError
 from uav_ingest.ingest import advisory_lock, existing_item, lock_key
 from uav_ingest.store import LocalStore, S3Store, clear_tmp, file_sha256
 
@@ -98,9 +99,11 @@ def resolve_existing(engine: Engine, store: LocalStore | S3Store, sha256: str) -
     return row, "resumed"
 
 
-def repair(engine: Engine, store: LocalStore | S3Store, collections: list[str] | None = None) -> RepairReport:
+def repair(engine: Engine, store: LocalStore | S3Store, collections: list[str] | None = None, *,
+           force: bool = False) -> RepairReport:
     """Make the store and ``raster_items`` agree (see the module docstring); ``collections``
-    limits it to their rows and their folders of the store."""
+    limits it to their rows and their folders of the store. Refuses (``StoreError``, nothing
+    changed) when the two have nothing in common, unless ``force``: see ``_check_same_archive``."""
     report = RepairReport()
     listed = {k for k in store.keys() if collections is None or k.split("/", 1)[0] in collections}
     # the rows after the listing: a file is placed only after its row exists
@@ -109,6 +112,8 @@ def repair(engine: Engine, store: LocalStore | S3Store, collections: list[str] |
         if collections is not None:
             stmt = stmt.where(RasterItem.collection_id.in_(collections))
         rows = list(session.scalars(stmt))
+    if not force:
+        _check_same_archive(store, rows, listed)
     for row in rows:
         with advisory_lock(engine, lock_key(row.source_sha256)) as got:
             if not got:
@@ -128,6 +133,26 @@ def repair(engine: Engine, store: LocalStore | S3Store, collections: list[str] |
         report.orphan_files.append(key)
     _clear_work(engine, store, report)
     return report
+
+
+def _check_same_archive(store: LocalStore | S3Store, rows: list[RasterItem], listed: set[str]) -> None:
+    """A crash leaves one or two strays; a store and a database with *nothing* in common mean a
+    mistyped ``SDI_RASTER_STORE`` or ``SDI_DATABASE_URL``, and repairing would delete every row
+    (or every file). Refuse that, with what to check; ``--force`` when it really is intended."""
+    ready = [row.href for row in rows if row.status == "ready"]
+    where = getattr(store, "root", None) or getattr(store, "bucket", "?")
+    if len(ready) >= 2 and not listed.intersection(ready):
+        raise StoreError(
+            f"Không tệp nào của {len(ready)} ảnh trong danh mục có trong kho {where} — sai SDI_RASTER_STORE? "
+            f"Không sửa gì / none of the {len(ready)} catalogued items has its file in the store {where}: is "
+            "SDI_RASTER_STORE right? Nothing was changed; use --force to remove those rows anyway",
+            code="store_mismatch")
+    if len(listed) >= 2 and not listed.intersection(row.href for row in rows):
+        raise StoreError(
+            f"Không tệp nào trong kho {where} ({len(listed)} tệp) có trong danh mục — sai SDI_DATABASE_URL? "
+            f"Không sửa gì / none of the {len(listed)} files in the store {where} is in the catalogue: is "
+            "SDI_DATABASE_URL right? Nothing was changed; use --force to delete those files anyway",
+            code="store_mismatch")
 
 
 def _clear_work(engine: Engine, store: LocalStore | S3Store, report: RepairReport) -> None:

@@ -159,3 +159,42 @@ def test_repair_leaves_a_live_ingest_alone(earlier, engine, ingest_settings, sto
         assert work.name in report.busy and (work / "cog.tif").exists()
     report = repair(engine, open_store(ingest_settings), ["uav_rgb"])
     assert work.name in report.work_removed and not work.exists()
+
+
+def test_repair_refuses_a_store_and_catalogue_with_nothing_in_common(earlier, engine, ingest_settings, settings,
+                                                                     store_dir, tmp_path):
+    """A mistyped SDI_RASTER_STORE (or database) would make repair delete every row (or file): refused,
+    nothing changed, unless --force."""
+    made = [ingest_file(rasters.uav_rgb(tmp_path / f"a{i}.tif", width=300, height=200, seed=40 + i),
+                        collection_id="uav_rgb", when=parse_when("2026-03-15"), engine=engine,
+                        settings=ingest_settings) for i in range(2)]
+    wrong = tmp_path / "not-the-store"
+    wrong.mkdir()
+    before = state(engine, store_dir)
+    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(wrong))
+    assert result.returncode == 1
+    assert "SDI_RASTER_STORE" in result.stderr + result.stdout and "--force" in result.stderr + result.stdout
+    assert state(engine, store_dir) == before  # every row and file still there
+    # the other way round: files no row names (a wrong database) are not deleted either
+    for i in range(2):
+        (wrong / "uav_rgb").mkdir(exist_ok=True)
+        (wrong / f"uav_rgb/foreign{i}.tif").write_bytes(b"II*\x00 another archive")
+    from uav_ingest.errors import StoreError
+    from uav_ingest.repair import repair
+    from uav_ingest.store import LocalStore
+
+    with engine.begin() as conn:  # this test's rows aside, so only the foreign files are in question
+        conn.execute(text("UPDATE raster_items SET collection_id = 'uav_multispectral' WHERE id = ANY(:ids)")
+                     .bindparams(ids=[m.item_id for m in made]))
+    try:
+        with pytest.raises(StoreError, match="SDI_DATABASE_URL") as refused:
+            repair(engine, LocalStore(wrong), ["uav_rgb"])
+        assert refused.value.code == "store_mismatch"
+        assert sorted(p.name for p in (wrong / "uav_rgb").iterdir()) == ["foreign0.tif", "foreign1.tif"]
+        report = repair(engine, LocalStore(wrong), ["uav_rgb"], force=True)
+        assert sorted(report.orphan_files) == ["uav_rgb/foreign0.tif", "uav_rgb/foreign1.tif"]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE raster_items SET collection_id = 'uav_rgb' WHERE id = ANY(:ids)")
+                         .bindparams(ids=[m.item_id for m in made]))
+

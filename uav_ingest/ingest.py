@@ -2,7 +2,8 @@
 
 Registration is two-phase (see ``sdi.models.RasterItem``):
 
-1. everything is computed on a work copy in the store's tmp area (``ingest-<sha12>/``);
+1. everything is computed on a work copy in the store's tmp area (``ingest-<random12>/``, locked,
+   renamed ``ingest-<sha12>/`` once the source's checksum, computed alongside, is known);
 2. the row is written ``pending`` with its final ``href`` (commit);
 3. the COG is put in place (an atomic rename, or one S3 PUT);
 4. the row is marked ``ready`` (commit).
@@ -18,9 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -103,55 +107,117 @@ def ingest_file(path: Path, *, collection_id: str, when: dt.datetime, engine: En
     """Ingest one file; raises ``RasterRejected`` (or another ``SDIError``) with nothing left behind.
 
     ``source_name`` (the uploaded file's name) and ``sha256`` (hashed while it streamed in) are
-    given by the HTTP upload; the CLI leaves them to be taken from ``path``.
+    given by the HTTP upload; the CLI leaves them to be taken from ``path``. The source's checksum
+    is computed in a thread beside validation and conversion; as soon as it is known the file's
+    lock is taken and a duplicate stops the conversion (see ``_Claim``).
     """
-    from uav_ingest.repair import resolve_existing
-
     started = time.monotonic()
     steps = steps or Quiet()
     store = store or open_store(settings)
     collection = get_collection(engine, collection_id)
     name = source_name or path.name
     validate.sniff(path, settings.max_raster_bytes, name)
-    size = path.stat().st_size
-    if sha256 is None:
-        steps.start(f"checksum {name}", size)
-        sha256 = file_sha256(path, steps.advance)
-        steps.done()
-    sha = sha256
-    result = IngestResult(source=name, collection=collection.id, status="ingested", size_bytes=size)
-    with advisory_lock(engine, lock_key(sha)) as got:
-        if not got:
-            raise RasterRejected("busy", f"Tệp đang được nạp bởi tiến trình khác / {name} is being ingested "
-                                 "by another process right now")
-        existing = resolve_existing(engine, store, sha)
-        if existing is not None:
-            row, how = existing
-            if row.collection_id != collection.id:
-                raise RasterRejected("duplicate", f"Tệp này đã được nạp vào bộ sưu tập / this file was already "
-                                     f"ingested into collection {row.collection_id!r} as {row.id!r}",
-                                     item_id=row.id, collection=row.collection_id)
-            _fill(result, row)
-            result.status = how
-            result.message = ("đã có, bỏ qua / already ingested (same checksum), nothing new"
-                              if how == "duplicate" else "hoàn tất lần nạp dở / finished an interrupted ingest")
-            result.seconds = time.monotonic() - started
-            return result
-        work = f"ingest-{sha[:12]}"
-        clear_tmp(store, work)
-        (store.tmp_dir / work).mkdir(parents=True)
+    result = IngestResult(source=name, collection=collection.id, status="ingested", size_bytes=path.stat().st_size)
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool, ExitStack() as held:
+        held.callback(stop.set)  # runs first on the way out: a hash still running stops at its next chunk
+        checksum: Future[str] = pool.submit(_sha256_until, path, stop) if sha256 is None else _known(sha256)
+        token = secrets.token_hex(6)  # the work folder's name until the checksum names it
+        if not held.enter_context(advisory_lock(engine, lock_key(token))):  # repair leaves a locked folder alone
+            raise RuntimeError("work-folder lock taken")  # 48 random bits: never in practice
+        claim = _Claim(engine, store, collection.id, name, result, checksum, held, store.tmp_dir / f"ingest-{token}")
+        claim.work.mkdir(parents=True)
         try:
-            _run(path, name, sha, result, collection.id, collection.kind, when, platform, web_optimized,
-                 engine, settings, store, steps, store.tmp_dir / work)
+            _run(path, name, claim, result, collection.id, collection.kind, when, platform, web_optimized,
+                 engine, settings, store, steps)
+        except _Settled:
+            pass
         finally:
-            clear_tmp(store, work)
+            clear_tmp(store, claim.work.name)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _run(path: Path, name: str, sha: str, result: IngestResult, collection_id: str, kind: str, when: dt.datetime,
-         platform: str | None, web_optimized: bool, engine: Engine, settings: Settings,
-         store: LocalStore | S3Store, steps: Steps, work: Path) -> None:
+class _Settled(Exception):
+    """The file was known (a duplicate, or an interrupted ingest of it now finished): stop converting."""
+
+
+def _known(sha256: str) -> Future[str]:
+    done: Future[str] = Future()
+    done.set_result(sha256)
+    return done
+
+
+def _sha256_until(path: Path, stop: threading.Event) -> str:
+    """The file's SHA-256 (hashlib releases the GIL on big chunks); gives up once ``stop`` is set."""
+
+    def check(_: int) -> None:
+        if stop.is_set():
+            raise _Settled()
+
+    return file_sha256(path, check)
+
+
+@dataclass
+class _Claim:
+    """The checksum of the source and what follows from it, as soon as it is known: the file's
+    advisory lock (held to the end of the ingest), the duplicate check, the work folder's final
+    name ``ingest-<sha12>`` (which ``repair`` looks for)."""
+
+    engine: Engine
+    store: LocalStore | S3Store
+    collection_id: str
+    name: str
+    result: IngestResult
+    checksum: Future[str]
+    held: ExitStack
+    work: Path
+    sha: str | None = None
+    tried: bool = False
+
+    def try_now(self) -> None:
+        """Claim if the checksum is ready (never waits): called between steps and during conversion.
+        Once tried it is not tried again (rio-cogeo's progress bar writes once more while unwinding)."""
+        if self.sha is None and not self.tried and self.checksum.done():
+            self._claim(self.checksum.result())
+
+    def wait(self) -> str:
+        """Claim (waiting for the checksum if need be) and give the work folder its final name."""
+        if self.sha is None:
+            self._claim(self.checksum.result())
+        assert self.sha is not None
+        final = self.store.tmp_dir / f"ingest-{self.sha[:12]}"
+        if self.work != final:
+            self.work.rename(final)  # conversion is over: nothing is open in it
+            self.work = final
+        return self.sha
+
+    def _claim(self, sha: str) -> None:
+        from uav_ingest.repair import resolve_existing
+
+        self.tried = True
+        if not self.held.enter_context(advisory_lock(self.engine, lock_key(sha))):
+            raise RasterRejected("busy", f"Tệp đang được nạp bởi tiến trình khác / {self.name} is being ingested "
+                                 "by another process right now")
+        existing = resolve_existing(self.engine, self.store, sha)
+        if existing is not None:
+            row, how = existing
+            if row.collection_id != self.collection_id:
+                raise RasterRejected("duplicate", f"Tệp này đã được nạp vào bộ sưu tập / this file was already "
+                                     f"ingested into collection {row.collection_id!r} as {row.id!r}",
+                                     item_id=row.id, collection=row.collection_id)
+            _fill(self.result, row)
+            self.result.status = how
+            self.result.message = ("đã có, bỏ qua / already ingested (same checksum), nothing new"
+                                   if how == "duplicate" else "hoàn tất lần nạp dở / finished an interrupted ingest")
+            raise _Settled()
+        clear_tmp(self.store, f"ingest-{sha[:12]}")  # a dead ingest's leftovers (its row, if any, was resolved)
+        self.sha = sha
+
+
+def _run(path: Path, name: str, claim: _Claim, result: IngestResult, collection_id: str, kind: str,
+         when: dt.datetime, platform: str | None, web_optimized: bool, engine: Engine, settings: Settings,
+         store: LocalStore | S3Store, steps: Steps) -> None:
     steps.start(f"kiểm tra / validate {name}")
     info = validate.inspect_source(path, kind=kind, default_bands=band_names(collection_id),
                                    max_pixels=settings.max_raster_pixels, max_bytes=settings.max_raster_bytes,
@@ -161,19 +227,23 @@ def _run(path: Path, name: str, sha: str, result: IngestResult, collection_id: s
     if not area.intersects(shapely.box(*info.bounds_4326)):
         raise _outside(name, info.bounds_4326)
     steps.done()
+    claim.try_now()
 
-    tmp = work / "cog.tif"
     steps.start(f"COG: đọc, nén / read, compress {name}", 100)
     stage = {"writing": False}
 
     def converting(percent: int) -> None:  # rio-cogeo reports the pixel copy; then overviews and the copy out
+        claim.try_now()  # a duplicate found now stops the conversion (_Settled unwinds rio-cogeo)
         steps.update(percent)
         if percent >= 100 and not stage["writing"]:
             stage["writing"] = True
             steps.start(f"COG: tổng quan, ghi / overviews, write {name}")
 
-    how = cog.to_cog(info, kind, tmp, web_optimized=web_optimized, progress=converting, name=name)
+    how = cog.to_cog(info, kind, claim.work / "cog.tif", web_optimized=web_optimized, progress=converting,
+                     name=name)
     steps.done()
+    sha = claim.wait()
+    tmp = claim.work / "cog.tif"
 
     steps.start(f"thống kê, đường bao / statistics, footprint {name}")
     facts = item.cog_facts(tmp)

@@ -271,10 +271,14 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO change_events (event_id, change_type, before_item, after_item, before_date, after_date,"
-            " magnitude, confidence, vegetation_index, status, geom) VALUES (:id, 'loss', :a, :b,"
+            " magnitude, confidence, vegetation_index, status, commune_code, geom) VALUES (:id, 'loss', :a, :b,"
             " '2026-03-15T02:30:00Z', '2026-05-20T03:00:00Z', 0.4, 0.85, 'vari', 'new',"
+            " (SELECT code FROM admin_units WHERE level = 'commune' AND ST_Contains(geom,"
+            "  ST_SetSRID(ST_MakePoint(106.75, 21.85), 4326)) LIMIT 1),"
             " ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.75, 21.85), 4326)::geography, 12)::geometry))"
         ).bindparams(id=event_id, a=flights[0].item_id, b=flights[1].item_id))
+        commune = conn.execute(text("SELECT a.name FROM change_events e JOIN admin_units a ON a.code = e.commune_code"
+                                    " WHERE e.event_id = :id").bindparams(id=event_id)).scalar_one()
     try:
         page = open_page(key=keys["ranger"]).open()
         page.page.click("#tabs button[data-view='ranger']")
@@ -286,9 +290,20 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
         item.click()
         detail = page.page.locator("#event-detail")
         assert "0.85" in detail.inner_text()
-        assert detail.locator("a.button").count() == 0  # no report link given: none shown
+        link = detail.locator("a[data-report].button")
+        assert link.inner_text() == "Mở báo cáo"
+        assert "/change/reports/" in link.get_attribute("href") and "commune=" in link.get_attribute("href")
         page.wait_idle()
         page.screenshot("webmap-change-event.png")
+        # the report opens in a new tab, fetched with the key the user signed in with
+        with page.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+        report.wait_for_function("document.body && document.body.innerText.includes('Danh sách')", timeout=60_000)
+        assert report.url.startswith("blob:")
+        body = report.inner_text("body")
+        assert event_id in body and commune in body and "Báo cáo biến động rừng" in body and "mới / new" in body
+        report.close()
         detail.locator("button[data-status='verified']").click()
         page.page.wait_for_function("document.querySelector('#event-detail .msg').textContent.length > 0")
         assert detail.locator(".msg").inner_text() == "Đã lưu", detail.locator(".msg").inner_text()
@@ -297,6 +312,10 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
                                   .bindparams(id=event_id)).scalar_one()
         assert status == "verified"
         assert "Đã xác nhận" in page.page.locator(f"#events li[data-ev='{event_id}']").inner_text()
+        with page.context.expect_page() as opened:  # the report shows the new status at once
+            link.click()
+        opened.value.wait_for_function("document.body && document.body.innerText.includes('Danh sách')")
+        assert "đã xác minh / verified" in opened.value.inner_text("body")
         _no_trouble(page)
     finally:
         with engine.begin() as conn:

@@ -584,10 +584,29 @@ function renderEvents() {
     : `<p class="muted">${t('no_events')}</p>`);
   box.querySelectorAll('[data-ev]').forEach((li) => li.addEventListener('click', () => selectEvent(li.dataset.ev)));
 }
-function reportLink(f) {
+// the report of the event's run (before/after items) for its commune, else for the whole run
+function reportURL(f, format = 'html') {
   const p = f.properties;
-  const link = (f.links || []).find((l) => l.rel === 'report' || l.rel === 'describedby');
-  return p.report_url || p.report_href || link?.href || null;
+  if (!p.before_item || !p.after_item) return null;
+  const q = new URLSearchParams(p.commune_code ? { commune: p.commune_code, f: format } : { f: format });
+  return `${ORIGIN}/change/reports/${encodeURIComponent(p.before_item)}/${encodeURIComponent(p.after_item)}?${q}`;
+}
+// Reports need the key, and a tab opened on a link cannot send a header: the tab is opened at
+// once (still in the click, so no popup blocker), the report fetched with the key, and the tab
+// shown it from a blob: URL. The key never goes into a URL, a history entry or a server log.
+async function openReport(url, msg) {
+  const tab = window.open('', '_blank');
+  if (tab) tab.opener = null;
+  try {
+    const r = await fetch(url, { headers: authHeaders() });
+    if (!r.ok) throw new Error(String(r.status));
+    const blobURL = URL.createObjectURL(await r.blob());
+    if (tab) tab.location.href = blobURL; else window.location.href = blobURL;
+    setTimeout(() => URL.revokeObjectURL(blobURL), 60_000);
+  } catch (err) {
+    tab?.close();
+    if (msg) msg.textContent = `${t('report_failed')} (${err.message})`;
+  }
 }
 function selectEvent(id) {
   const f = state.events?.features.find((x) => String(x.id) === String(id) || String(x.properties.id) === String(id));
@@ -595,13 +614,18 @@ function selectEvent(id) {
   state.selectedEvent = f;
   const d = $('#event-detail');
   d.hidden = false;
-  const report = reportLink(f);
+  const report = reportURL(f);
   d.innerHTML = `<h3>${eventLabel(f)}</h3>${propsTable(f.properties)}
     <div class="row"><button class="mark" data-status="verified">${t('verify')}</button>
-    <button class="mark" data-status="false_alarm">${t('false_alarm')}</button>
-    ${report ? `<a class="button" target="_blank" rel="noopener" href="${esc(report)}">${t('report')}</a>` : ''}</div>
+    <button class="mark" data-status="false_alarm">${t('false_alarm')}</button></div>
+    ${report ? `<div class="row report"><a class="button" data-report target="_blank" rel="noopener" href="${esc(report)}">${t('report')}</a>
+      <a class="pdf" data-report target="_blank" rel="noopener" href="${esc(reportURL(f, 'pdf'))}">PDF</a></div>` : ''}
     <p class="msg muted"></p>`;
   d.querySelectorAll('.mark').forEach((b) => b.addEventListener('click', () => markEvent(f, b.dataset.status)));
+  d.querySelectorAll('[data-report]').forEach((a) => a.addEventListener('click', (e) => {
+    e.preventDefault();
+    openReport(a.href, d.querySelector('.msg'));
+  }));
   const c = centerOf(f.geometry);
   map.easeTo({ center: c, duration: 300 });
 }

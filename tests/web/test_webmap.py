@@ -320,3 +320,66 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM change_events WHERE event_id = :id").bindparams(id=event_id))
+
+
+def _label_names(page, layer: str) -> list[str]:  # noqa: ANN001
+    return page.page.evaluate(
+        f"window.sdiMap.map.queryRenderedFeatures({{layers: ['{layer}']}})"
+        ".map(f => f.properties.name || f.properties.name_vi)")
+
+
+def test_labels_in_vietnamese_from_the_servers_own_glyphs(open_page, live_server, engine):
+    from sqlalchemy import text
+
+    page = open_page()
+    warnings: list[str] = []
+    page.page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    page.open()
+    page.wait_idle()
+    style = page.page.evaluate("window.sdiMap.map.getStyle()")
+    assert style["glyphs"] == f"{live_server.url}/webmap/glyphs/{{fontstack}}/{{range}}.pbf"
+    symbols = {layer["id"] for layer in style["layers"] if layer["type"] == "symbol"}
+    assert {"admin_units-label", "pilot_sites-label", "border_gates-label"} <= symbols
+    # commune names, with their diacritics, drawn at the province view (not all: collisions hide some)
+    communes = _label_names(page, "admin_units-label")
+    with engine.connect() as conn:
+        known = set(conn.execute(text("SELECT name FROM admin_units WHERE level = 'commune'")).scalars())
+    assert len(communes) >= 10 and set(communes) <= known, communes
+    assert any(ch in "".join(communes) for ch in "ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹĐđƠơƯư")
+    glyphs = [u for u in page.requests if "/webmap/glyphs/" in u]
+    assert any(u.endswith("/0-255.pbf") for u in glyphs) and any(u.endswith("/7680-7935.pbf") for u in glyphs)
+    assert not [w for w in warnings if "glyph" in w.lower()], warnings  # no range drawn locally instead
+    # closer in: the border gates by name, around Hữu Nghị
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM border_gates "
+                                     "WHERE name_vi LIKE '%Hữu Nghị' LIMIT 1")).one()
+    page.page.evaluate(f"window.sdiMap.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
+    page.wait_idle()
+    page.screenshot("webmap-labels.png")
+    gates = _label_names(page, "border_gates-label")
+    assert "Cửa khẩu quốc tế Hữu Nghị" in gates, gates
+    _no_trouble(page)
+
+
+def test_glyph_ranges_cover_every_label_and_are_served(live_server, engine):
+    from sqlalchemy import text
+
+    from api.webmap import DIST
+
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM admin_units UNION ALL SELECT name_vi FROM pilot_sites "
+                                  "UNION ALL SELECT name_vi FROM border_gates")).scalars().all()
+    ranges = {ord(ch) // 256 * 256 for name in names for ch in name}
+    for start in sorted(ranges):
+        url = f"{live_server.url}/webmap/glyphs/DejaVu%20Sans%20Book/{start}-{start + 255}.pbf"
+        r = httpx.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf", url
+        assert r.content == (DIST / "glyphs" / "dejavu-sans-book" / f"{start}-{start + 255}.pbf").read_bytes()
+    assert (DIST / "glyphs" / "LICENSE-DejaVu.txt").is_file()
+    for bad in ("Arial%20Regular/0-255.pbf", "DejaVu%20Sans%20Book/512-767.pbf", "DejaVu%20Sans%20Book/x.pbf"):
+        r = httpx.get(f"{live_server.url}/webmap/glyphs/{bad}", timeout=30)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    labels = httpx.get(f"{live_server.url}/webmap/labels/admin_units", timeout=30).json()["features"]
+    assert {f["geometry"]["type"] for f in labels} == {"Point"} and len(labels) == len(
+        [n for n in names[:len(labels)]])
+    assert httpx.get(f"{live_server.url}/webmap/labels/forest_plots", timeout=30).status_code == 404

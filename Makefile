@@ -7,7 +7,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps venv web up serve db-stop lint bench clean
+.PHONY: run test setup system-deps venv web glyphs up serve db-stop lint bench clean
 
 run: setup up serve
 
@@ -30,6 +30,11 @@ web/dist/app.js: web/package.json web/package-lock.json web/build.mjs $(wildcard
 	  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && touch dist/app.js) \
 	    || echo "Cảnh báo / warning: bundle not rebuilt, the committed web/dist is served" >&2; \
 	else echo "npm không có / no npm: the committed web/dist bundle is served"; fi
+
+# The labels' glyphs (web/dist/glyphs, committed): DejaVu Sans drawn as signed distance fields by
+# FreeType (Pillow) and SciPy, in the 256-character ranges Vietnamese names use.
+glyphs: venv
+	$(BIN)/python scripts/build_glyphs.py
 
 system-deps:
 	@scripts/system-deps.sh

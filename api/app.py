@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.callers import visible_catalog
+from api.change_reports import router as change_reports_router
 from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(qgis_router)
     app.include_router(stac_router)
     app.include_router(raster_router)
+    app.include_router(change_reports_router)  # forest change reports at /change/reports
     app.include_router(webmap_router)  # the web map at /
     return app
 

@@ -5,6 +5,10 @@ esbuild into ``web/dist`` (``make setup`` rebuilds it when node is there; the bu
 committed so a machine without node serves the same page). Nothing is fetched from outside at
 run time: the base map is the SDI's own vector tiles.
 
+Labels are drawn by MapLibre from glyph PBFs served here (``/webmap/glyphs/{fontstack}/{range}.pbf``,
+built from DejaVu Sans by ``scripts/build_glyphs.py`` into ``web/dist/glyphs``, committed); commune
+names are placed at one point inside each commune (``/webmap/labels/admin_units``), not per tile.
+
 ``GET /webmap/search?q=huu nghi`` finds places by name with or without diacritics (a Python
 fold, as the catalogue's: PostgreSQL's ``unaccent`` may not be installed) in the layers the
 caller may see: communes, pilot sites, border gates, industrial parks, points of interest.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
@@ -33,6 +38,10 @@ DIST = next((d for d in (Path(__file__).resolve().parents[1] / "web" / "dist", P
              if (d / "app.js").is_file()), Path(__file__).resolve().parents[1] / "web" / "dist")
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                 ".png": "image/png", ".svg": "image/svg+xml"}
+#: font stack (as the style names it) → folder of its glyph ranges under web/dist/glyphs
+GLYPH_STACKS = {"DejaVu Sans Book": "dejavu-sans-book"}
+#: polygon layers labelled at one point inside each feature: layer → label column, columns kept
+LABELLED = {"admin_units": ("name", ("code", "level"))}
 
 #: layer id → (name in Vietnamese, name in English, kind) columns searched by name
 SEARCHED = {
@@ -49,6 +58,7 @@ _cache: dict[str, tuple[str, list[dict]]] = {}  # layer → (last_updated, rows)
 SMALL_LAYER = 5_000
 SIMPLIFY_DEG = 0.0002  # ~20 m: invisible at the zooms where a whole small layer is drawn
 _features: dict[str, tuple[str, bytes]] = {}  # layer → (last_updated, GeoJSON bytes)
+_labels: dict[str, tuple[str, bytes]] = {}  # layer → (last_updated, GeoJSON bytes)
 
 
 def asset_version() -> str:
@@ -69,7 +79,7 @@ async def webmap(request: Request) -> HTMLResponse:
     })
 
 
-_gzipped: dict[str, tuple[float, bytes]] = {}  # file name → (mtime, gzip level 9 of it)
+_gzipped: dict[str, tuple[float, bytes]] = {}  # file path → (mtime, gzip level 9 of it)
 
 
 @router.get("/webmap/static/{name}")
@@ -78,17 +88,32 @@ def static(name: str, request: Request) -> Response:
     path = DIST / name
     if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
         raise NotFoundError(f"Không có tệp / no such file: {name}")
-    headers = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", "") and path.suffix in (".js", ".css"):
+    return _compressed(path, STATIC_TYPES[path.suffix], request, path.suffix in (".js", ".css"),
+                       {"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+@router.get("/webmap/glyphs/{fontstack}/{glyph_range}.pbf")
+def glyphs(fontstack: str, glyph_range: str, request: Request) -> Response:
+    """Glyphs of one font stack, 256 code points per file, for the map's labels (MapLibre's ``glyphs``)."""
+    folder = GLYPH_STACKS.get(fontstack.split(",")[0].strip())
+    path = DIST / "glyphs" / str(folder) / f"{glyph_range}.pbf"
+    if folder is None or not re.fullmatch(r"\d{1,6}-\d{1,6}", glyph_range) or not path.is_file():
+        raise NotFoundError(f"Không có glyph / no glyphs {fontstack!r} {glyph_range!r}")
+    return _compressed(path, "application/x-protobuf", request, True, {"Cache-Control": "public, max-age=86400"})
+
+
+def _compressed(path: Path, media_type: str, request: Request, compress: bool, headers: dict) -> Response:
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if compress and "gzip" in request.headers.get("accept-encoding", ""):
+        key = str(path)
         mtime = path.stat().st_mtime
-        cached = _gzipped.get(name)
+        cached = _gzipped.get(key)
         if cached is None or cached[0] != mtime:
             cached = (mtime, gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
-            _gzipped[name] = cached
+            _gzipped[key] = cached
         # the GZip middleware leaves a response that already has a Content-Encoding alone
-        return Response(cached[1], media_type=STATIC_TYPES[path.suffix],
-                        headers={**headers, "Content-Encoding": "gzip"})
-    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers=headers)
+        return Response(cached[1], media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+    return FileResponse(path, media_type=media_type, headers=headers)
 
 
 def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer
@@ -123,6 +148,39 @@ async def features(layer_id: str, request: Request) -> Response:
             or not layer.geometry:
         raise NotFoundError(f"Không có lớp nhỏ / no small layer {layer_id!r} for this caller")
     body = await asyncio.to_thread(_feature_collection, request.app.state.engine, layer)
+    return Response(body, media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
+
+
+def _label_points(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer
+    stamp = str(layer.last_updated)
+    cached = _labels.get(layer.id)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    name, keep = LABELLED[layer.id]
+    # identifiers come from LABELLED and the catalogue, never from the request
+    cols = ", ".join(f'"{c}"' for c in (name, *keep))
+    sql = (f"SELECT {cols}, ST_AsGeoJSON(ST_PointOnSurface(geom), 6) AS g "  # noqa: S608
+           f'FROM "{layer.table}" WHERE "{name}" IS NOT NULL ORDER BY 1')
+    features = []
+    with engine.connect() as conn:
+        for row in conn.execute(text(sql)):
+            props = dict(row._mapping)
+            geometry = props.pop("g")
+            features.append(f'{{"type":"Feature","geometry":{geometry},'
+                            f'"properties":{json.dumps(props, default=str, ensure_ascii=False)}}}')
+    body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
+    _labels[layer.id] = (stamp, body)
+    return body
+
+
+@router.get("/webmap/labels/{layer_id}")
+async def labels(layer_id: str, request: Request) -> Response:
+    """One label point inside each feature of a polygon layer (commune names), for the caller's layers."""
+    layer = (await visible_catalog(request)).get(layer_id)
+    if layer is None or layer_id not in LABELLED or layer.access_level == "restricted":
+        raise NotFoundError(f"Không có nhãn / no labels for {layer_id!r} for this caller")
+    body = await asyncio.to_thread(_label_points, request.app.state.engine, layer)
     return Response(body, media_type="application/geo+json",
                     headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
 

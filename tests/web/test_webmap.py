@@ -271,10 +271,14 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO change_events (event_id, change_type, before_item, after_item, before_date, after_date,"
-            " magnitude, confidence, vegetation_index, status, geom) VALUES (:id, 'loss', :a, :b,"
+            " magnitude, confidence, vegetation_index, status, commune_code, geom) VALUES (:id, 'loss', :a, :b,"
             " '2026-03-15T02:30:00Z', '2026-05-20T03:00:00Z', 0.4, 0.85, 'vari', 'new',"
+            " (SELECT code FROM admin_units WHERE level = 'commune' AND ST_Contains(geom,"
+            "  ST_SetSRID(ST_MakePoint(106.75, 21.85), 4326)) LIMIT 1),"
             " ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.75, 21.85), 4326)::geography, 12)::geometry))"
         ).bindparams(id=event_id, a=flights[0].item_id, b=flights[1].item_id))
+        commune = conn.execute(text("SELECT a.name FROM change_events e JOIN admin_units a ON a.code = e.commune_code"
+                                    " WHERE e.event_id = :id").bindparams(id=event_id)).scalar_one()
     try:
         page = open_page(key=keys["ranger"]).open()
         page.page.click("#tabs button[data-view='ranger']")
@@ -286,9 +290,20 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
         item.click()
         detail = page.page.locator("#event-detail")
         assert "0.85" in detail.inner_text()
-        assert detail.locator("a.button").count() == 0  # no report link given: none shown
+        link = detail.locator("a[data-report].button")
+        assert link.inner_text() == "Mở báo cáo"
+        assert "/change/reports/" in link.get_attribute("href") and "commune=" in link.get_attribute("href")
         page.wait_idle()
         page.screenshot("webmap-change-event.png")
+        # the report opens in a new tab, fetched with the key the user signed in with
+        with page.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+        report.wait_for_function("document.body && document.body.innerText.includes('Danh sách')", timeout=60_000)
+        assert report.url.startswith("blob:")
+        body = report.inner_text("body")
+        assert event_id in body and commune in body and "Báo cáo biến động rừng" in body and "mới / new" in body
+        report.close()
         detail.locator("button[data-status='verified']").click()
         page.page.wait_for_function("document.querySelector('#event-detail .msg').textContent.length > 0")
         assert detail.locator(".msg").inner_text() == "Đã lưu", detail.locator(".msg").inner_text()
@@ -297,7 +312,76 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
                                   .bindparams(id=event_id)).scalar_one()
         assert status == "verified"
         assert "Đã xác nhận" in page.page.locator(f"#events li[data-ev='{event_id}']").inner_text()
+        with page.context.expect_page() as opened:  # the report shows the new status at once
+            link.click()
+        opened.value.wait_for_function("document.body && document.body.innerText.includes('Danh sách')")
+        assert "đã xác minh / verified" in opened.value.inner_text("body")
         _no_trouble(page)
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM change_events WHERE event_id = :id").bindparams(id=event_id))
+
+
+def _label_names(page, layer: str) -> list[str]:  # noqa: ANN001
+    return page.page.evaluate(
+        f"window.sdiMap.map.queryRenderedFeatures({{layers: ['{layer}']}})"
+        ".map(f => f.properties.name || f.properties.name_vi)")
+
+
+def test_labels_in_vietnamese_from_the_servers_own_glyphs(open_page, live_server, engine):
+    from sqlalchemy import text
+
+    page = open_page()
+    warnings: list[str] = []
+    page.page.on("console", lambda m: m.type == "warning" and warnings.append(m.text))
+    page.open()
+    page.wait_idle()
+    style = page.page.evaluate("window.sdiMap.map.getStyle()")
+    assert style["glyphs"] == f"{live_server.url}/webmap/glyphs/{{fontstack}}/{{range}}.pbf"
+    symbols = {layer["id"] for layer in style["layers"] if layer["type"] == "symbol"}
+    assert {"admin_units-label", "pilot_sites-label", "border_gates-label"} <= symbols
+    # commune names, with their diacritics, drawn at the province view (not all: collisions hide some)
+    communes = _label_names(page, "admin_units-label")
+    with engine.connect() as conn:
+        known = set(conn.execute(text("SELECT name FROM admin_units WHERE level = 'commune'")).scalars())
+    assert len(communes) >= 10 and set(communes) <= known, communes
+    assert any(ch in "".join(communes) for ch in "ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹĐđƠơƯư")
+    glyphs = [u for u in page.requests if "/webmap/glyphs/" in u]
+    assert any(u.endswith("/0-255.pbf") for u in glyphs) and any(u.endswith("/7680-7935.pbf") for u in glyphs)
+    assert not [w for w in warnings if "glyph" in w.lower()], warnings  # no range drawn locally instead
+    # closer in: the border gates by name, around Hữu Nghị
+    with engine.connect() as conn:
+        lon, lat = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM border_gates "
+                                     "WHERE name_vi LIKE '%Hữu Nghị' LIMIT 1")).one()
+    page.page.evaluate(f"window.sdiMap.map.jumpTo({{center: [{lon}, {lat}], zoom: 12}})")
+    page.wait_idle()
+    page.screenshot("webmap-labels.png")
+    gates = _label_names(page, "border_gates-label")
+    assert "Cửa khẩu quốc tế Hữu Nghị" in gates, gates
+    _no_trouble(page)
+
+
+def test_glyph_ranges_cover_every_label_and_are_served(live_server, engine):
+    from sqlalchemy import text
+
+    from api.webmap import DIST
+
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM admin_units UNION ALL SELECT name_vi FROM pilot_sites "
+                                  "UNION ALL SELECT name_vi FROM border_gates")).scalars().all()
+    ranges = {ord(ch) // 256 * 256 for name in names for ch in name}
+    for start in sorted(ranges):
+        url = f"{live_server.url}/webmap/glyphs/DejaVu%20Sans%20Book/{start}-{start + 255}.pbf"
+        r = httpx.get(url, headers={"Accept-Encoding": "gzip"}, timeout=30)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf", url
+        assert r.content == (DIST / "glyphs" / "dejavu-sans-book" / f"{start}-{start + 255}.pbf").read_bytes()
+    assert (DIST / "glyphs" / "LICENSE-DejaVu.txt").is_file()
+    for bad in ("Arial%20Regular/0-255.pbf", "DejaVu%20Sans%20Book/512-767.pbf", "DejaVu%20Sans%20Book/x.pbf"):
+        r = httpx.get(f"{live_server.url}/webmap/glyphs/{bad}", timeout=30)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    labels = httpx.get(f"{live_server.url}/webmap/labels/admin_units", timeout=30).json()["features"]
+    with engine.connect() as conn:
+        units = conn.execute(text("SELECT count(*) FROM admin_units WHERE name IS NOT NULL")).scalar_one()
+    assert {f["geometry"]["type"] for f in labels} == {"Point"} and len(labels) == units
+    assert {"name", "code", "level"} <= set(labels[0]["properties"])
+    assert httpx.get(f"{live_server.url}/webmap/labels/forest_plots", timeout=30).status_code == 404

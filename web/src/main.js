@@ -38,7 +38,8 @@ function transformRequest(url) {
 
 // --- styles and legends per layer ------------------------------------------------------------
 const STYLE = {
-  admin_units: { color: '#8a7f62', fill: '#f4efe1', kind: 'area', on: true },
+  admin_units: { color: '#8a7f62', fill: '#f4efe1', kind: 'area', on: true,
+    label: { field: 'name', at: 'points', filter: ['==', ['get', 'level'], 'commune'], size: 12, color: '#4e4634', minzoom: 7 } },
   forest_plots: { color: '#2e7d32', kind: 'area', on: false,
     fillExpr: ['match', ['get', 'forest_type'], 'special_use', '#1b5e20', 'protection', '#43a047', '#a5d6a7'],
     legend: [['#1b5e20', 'đặc dụng', 'special-use'], ['#43a047', 'phòng hộ', 'protection'], ['#a5d6a7', 'sản xuất', 'production']] },
@@ -49,8 +50,10 @@ const STYLE = {
     legend: [['#d9822b', 'quốc lộ, tỉnh lộ', 'roads'], ['#555555', 'đường sắt', 'railway']] },
   border_line: { color: '#c62828', kind: 'line', width: 2.5, dash: [3, 2], on: true },
   industrial_parks: { color: '#7b1fa2', kind: 'point', radius: 6, on: true },
-  border_gates: { color: '#c62828', kind: 'point', radius: 6, on: true },
-  pilot_sites: { color: '#1565c0', kind: 'point', radius: 6, on: true },
+  border_gates: { color: '#c62828', kind: 'point', radius: 6, on: true,
+    label: { field: 'name_vi', size: 11, color: '#8e1b1b', minzoom: 9, offset: true, filter: ['==', ['geometry-type'], 'Point'] } },
+  pilot_sites: { color: '#1565c0', kind: 'point', radius: 6, on: true,
+    label: { field: 'name_vi', size: 11, color: '#0d47a1', minzoom: 10, offset: true, filter: ['==', ['geometry-type'], 'Point'] } },
   poi_osm: { color: '#6d4c41', kind: 'point', radius: 3.5, on: false },
   change_events: { color: '#ff6f00', fill: '#ffb74d', kind: 'area', on: true },
 };
@@ -73,7 +76,33 @@ function isSmall(layer) {
   return layer.access_level !== 'restricted' && layer.feature_count <= SMALL_LAYER && !ALWAYS_TILED.has(layer.id);
 }
 
-function mapLayerIds(id) { return [`${id}-fill`, `${id}-line`, `${id}-circle`]; }
+function mapLayerIds(id) { return [`${id}-fill`, `${id}-line`, `${id}-circle`, `${id}-label`]; }
+
+// Labels: Vietnamese names with their diacritics, drawn from the SDI's own glyphs (DejaVu Sans,
+// /webmap/glyphs: MapLibre fetches only the 256-character ranges the names use), with a halo,
+// collisions resolved by MapLibre: the upper label layers are placed first (border gates, then
+// pilot sites, then commune names).
+const LABEL_FONT = ['DejaVu Sans Book'];
+const LABEL_ORDER = ['admin_units', 'pilot_sites', 'border_gates'];
+function addLabelLayer(map, layer, visible, opacity = 1) {
+  const s = styleOf(layer);
+  if (!s.label) return;
+  const l = s.label;
+  let source = `src-${layer.id}`;
+  if (l.at === 'points') { // one point inside each polygon, not one label per tile
+    source = `lbl-${layer.id}`;
+    if (!map.getSource(source)) map.addSource(source, { type: 'geojson', data: `${ORIGIN}/webmap/labels/${layer.id}` });
+  }
+  const def = { id: `${layer.id}-label`, type: 'symbol', source, minzoom: l.minzoom ?? 0,
+    layout: { visibility: visible ? 'visible' : 'none', 'text-field': ['get', l.field], 'text-font': LABEL_FONT,
+      'text-size': l.size || 12, 'text-max-width': 9, 'text-padding': 3,
+      ...(l.offset ? { 'text-variable-anchor': ['left', 'right', 'top', 'bottom'], 'text-radial-offset': 0.8, 'text-justify': 'auto' } : {}) },
+    paint: { 'text-color': l.color || '#333', 'text-halo-color': '#ffffff', 'text-halo-width': 1.6, 'text-halo-blur': 0.5,
+      'text-opacity': opacity } };
+  if (l.filter) def.filter = l.filter;
+  if (source === `src-${layer.id}` && !isSmall(layer)) def['source-layer'] = layer.table;
+  map.addLayer(def);
+}
 
 function addVectorLayer(map, layer, visible, opacity = 1) {
   const s = styleOf(layer);
@@ -127,7 +156,7 @@ function legendHTML(layer) {
 // --- the map ---------------------------------------------------------------------------------
 function baseStyle() {
   return {
-    version: 8, sources: {},
+    version: 8, sources: {}, glyphs: `${ORIGIN}/webmap/glyphs/{fontstack}/{range}.pbf`,
     layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#e9eee6' } }],
   };
 }
@@ -151,10 +180,16 @@ function ordered(layers) {
 }
 
 function addAllLayers(m, withState = true) {
-  for (const layer of ordered(visibleLayers())) {
+  const layers = ordered(visibleLayers());
+  for (const layer of layers) {
     const st = layerState[layer.id] || { visible: styleOf(layer).on, opacity: 1 };
     if (withState) layerState[layer.id] = st;
     addVectorLayer(m, layer, st.visible, st.opacity);
+  }
+  // labels above every layer
+  const rank = (l) => LABEL_ORDER.indexOf(l.id);
+  for (const layer of [...layers].sort((a, b) => rank(a) - rank(b))) {
+    addLabelLayer(m, layer, layerState[layer.id].visible, layerState[layer.id].opacity);
   }
 }
 
@@ -172,6 +207,7 @@ function setOpacity(id, value) {
   for (const m of maps()) {
     if (m.getLayer(`${id}-fill`)) m.setPaintProperty(`${id}-fill`, 'fill-opacity', (id === 'admin_units' ? 0.55 : 0.45) * value);
     if (m.getLayer(`${id}-line`)) m.setPaintProperty(`${id}-line`, 'line-opacity', value);
+    if (m.getLayer(`${id}-label`)) m.setPaintProperty(`${id}-label`, 'text-opacity', value);
     if (m.getLayer(`${id}-circle`)) {
       m.setPaintProperty(`${id}-circle`, 'circle-opacity', value);
       m.setPaintProperty(`${id}-circle`, 'circle-stroke-opacity', value);
@@ -584,10 +620,29 @@ function renderEvents() {
     : `<p class="muted">${t('no_events')}</p>`);
   box.querySelectorAll('[data-ev]').forEach((li) => li.addEventListener('click', () => selectEvent(li.dataset.ev)));
 }
-function reportLink(f) {
+// the report of the event's run (before/after items) for its commune, else for the whole run
+function reportURL(f, format = 'html') {
   const p = f.properties;
-  const link = (f.links || []).find((l) => l.rel === 'report' || l.rel === 'describedby');
-  return p.report_url || p.report_href || link?.href || null;
+  if (!p.before_item || !p.after_item) return null;
+  const q = new URLSearchParams(p.commune_code ? { commune: p.commune_code, f: format } : { f: format });
+  return `${ORIGIN}/change/reports/${encodeURIComponent(p.before_item)}/${encodeURIComponent(p.after_item)}?${q}`;
+}
+// Reports need the key, and a tab opened on a link cannot send a header: the tab is opened at
+// once (still in the click, so no popup blocker), the report fetched with the key, and the tab
+// shown it from a blob: URL. The key never goes into a URL, a history entry or a server log.
+async function openReport(url, msg) {
+  const tab = window.open('', '_blank');
+  if (tab) tab.opener = null;
+  try {
+    const r = await fetch(url, { headers: authHeaders() });
+    if (!r.ok) throw new Error(String(r.status));
+    const blobURL = URL.createObjectURL(await r.blob());
+    if (tab) tab.location.href = blobURL; else window.location.href = blobURL;
+    setTimeout(() => URL.revokeObjectURL(blobURL), 60_000);
+  } catch (err) {
+    tab?.close();
+    if (msg) msg.textContent = `${t('report_failed')} (${err.message})`;
+  }
 }
 function selectEvent(id) {
   const f = state.events?.features.find((x) => String(x.id) === String(id) || String(x.properties.id) === String(id));
@@ -595,13 +650,18 @@ function selectEvent(id) {
   state.selectedEvent = f;
   const d = $('#event-detail');
   d.hidden = false;
-  const report = reportLink(f);
+  const report = reportURL(f);
   d.innerHTML = `<h3>${eventLabel(f)}</h3>${propsTable(f.properties)}
     <div class="row"><button class="mark" data-status="verified">${t('verify')}</button>
-    <button class="mark" data-status="false_alarm">${t('false_alarm')}</button>
-    ${report ? `<a class="button" target="_blank" rel="noopener" href="${esc(report)}">${t('report')}</a>` : ''}</div>
+    <button class="mark" data-status="false_alarm">${t('false_alarm')}</button></div>
+    ${report ? `<div class="row report"><a class="button" data-report target="_blank" rel="noopener" href="${esc(report)}">${t('report')}</a>
+      <a class="pdf" data-report target="_blank" rel="noopener" href="${esc(reportURL(f, 'pdf'))}">PDF</a></div>` : ''}
     <p class="msg muted"></p>`;
   d.querySelectorAll('.mark').forEach((b) => b.addEventListener('click', () => markEvent(f, b.dataset.status)));
+  d.querySelectorAll('[data-report]').forEach((a) => a.addEventListener('click', (e) => {
+    e.preventDefault();
+    openReport(a.href, d.querySelector('.msg'));
+  }));
   const c = centerOf(f.geometry);
   map.easeTo({ center: c, duration: 300 });
 }

@@ -69,6 +69,7 @@ def calculate_default_transform(src_crs: CRS, dst_crs: CRS, width: int, height: 
     """``rasterio.warp.calculate_default_transform``, memoised (a pure function of its arguments)."""
     if len(bounds) != 4 or any(isinstance(v, list | numpy.ndarray) for v in kwargs.values()):
         return _calculate_default_transform(src_crs, dst_crs, width, height, *bounds, **kwargs)
+    src_crs, dst_crs = CRS.from_user_input(src_crs), CRS.from_user_input(dst_crs)  # "EPSG:4326" comes as text
     return _default_transform(src_crs.to_wkt(), dst_crs.to_wkt(), width, height,
                               tuple(float(b) for b in bounds), tuple(sorted(kwargs.items())))
 

@@ -64,6 +64,10 @@ def test_the_resolution_memo_is_keyed_by_the_dataset(rasters):
             assert reader.calculate_default_transform(ds.crs, TMS.rasterio_crs, ds.width, ds.height,
                                                       *ds.bounds) == expected
     assert results[0] != results[1]
+    # rio-tiler passes the CRS as text on some paths (``part(..., dst_crs="EPSG:4326")``)
+    with rasterio.open(rasters["rgb_old"].path) as ds:
+        assert reader.calculate_default_transform(ds.crs, "EPSG:4326", ds.width, ds.height, *ds.bounds) == \
+            reader._calculate_default_transform(ds.crs, "EPSG:4326", ds.width, ds.height, *ds.bounds)
 
 
 def test_a_withdrawn_item_stops_being_served_within_the_ttl(client, rasters, auth, engine, tiles_settings):

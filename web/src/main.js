@@ -39,7 +39,7 @@ function transformRequest(url) {
 // --- styles and legends per layer ------------------------------------------------------------
 const STYLE = {
   admin_units: { color: '#8a7f62', fill: '#f4efe1', kind: 'area', on: true,
-    label: { field: 'name', at: 'points', filter: ['==', ['get', 'level'], 'commune'], size: 12, color: '#4e4634', minzoom: 7 } },
+    label: { field: 'name', at: 'points', filter: ['==', ['get', 'level'], 'commune'], size: 12, color: '#4e4634', minzoom: 9 } },
   forest_plots: { color: '#2e7d32', kind: 'area', on: false,
     fillExpr: ['match', ['get', 'forest_type'], 'special_use', '#1b5e20', 'protection', '#43a047', '#a5d6a7'],
     legend: [['#1b5e20', 'đặc dụng', 'special-use'], ['#43a047', 'phòng hộ', 'protection'], ['#a5d6a7', 'sản xuất', 'production']] },

@@ -7,7 +7,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps venv web glyphs up serve db-stop lint bench clean
+.PHONY: run test setup system-deps venv web glyphs up serve db-stop lint bench screenshots clean
 
 run: setup up serve
 
@@ -54,6 +54,10 @@ up:
 
 serve:
 	$(BIN)/sdi serve
+
+# Re-take the README's screenshots (docs/screenshots) with the browser tests.
+screenshots: setup up
+	SDI_SCREENSHOTS=1 $(BIN)/pytest tests/web
 
 db-stop:
 	$(BIN)/sdi db stop

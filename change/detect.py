@@ -20,13 +20,17 @@ Steps (each a library call where one exists):
 6. **Threshold.** Otsu (``skimage.filters.threshold_otsu``) on the positive scores, never below
    ``k_sigma`` robust σ of the plain difference nor ``min_threshold``; or ``threshold`` given.
 7. **Clean-up.** ``skimage.morphology`` opening and hole filling; polygons by
-   ``rasterio.features.shapes``; pieces merged across windows; minimum mapping unit on the area
-   in EPSG:9215; magnitude (mean score) and confidence per event.
+   ``rasterio.features.shapes``; pieces merged across windows one row of windows at a time
+   (``_Mosaic``); minimum mapping unit on the area in EPSG:9215; magnitude (mean score) and
+   confidence per event.
 
 Statistics (steps 4 and 6) come from a systematic sample of at most ``sample_windows`` windows;
 detection then runs over every window in parallel (any ``concurrent.futures.Executor``:
-threads by default, ``dask.distributed.Client.get_executor()`` for a cluster). Memory is
-bounded by ``window`` × workers, whatever the raster size.
+threads by default, ``distributed.Client.get_executor()`` for a Dask cluster), a task being the
+rasters' locations and a window: whoever runs it reads the pixels. Memory is bounded by
+``window`` × workers, whatever the raster size: at most ``4 × workers`` windows are in flight,
+finished areas leave the merge as soon as their row of windows is done, and no step reads a whole
+raster (the cloud test samples blocks or an overview).
 """
 
 from __future__ import annotations

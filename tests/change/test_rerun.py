@@ -4,6 +4,7 @@ events are not touched — all in the transaction of the write."""
 
 from __future__ import annotations
 
+import pytest
 import shapely
 from sqlalchemy import text
 
@@ -90,3 +91,38 @@ def test_a_rerun_finding_nothing_removes_the_unchecked_events_only(engine, setti
     assert empty.removed == len(first.events) - 1 and empty.kept == [kept]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT event_id, status FROM change_events")).all() == [(kept, "verified")]
+
+
+def test_stale_events_stay_when_the_write_is_refused(engine, settings, change_items, snapshot, clean_events):
+    """The removal runs in the load's transaction: a refused load removes nothing."""
+    from layers.catalog import get_layer, load_catalog
+    from layers.loader import load_frame
+    from sdi.errors import ValidationFailedError
+
+    first = run(engine, settings, change_items.s2_before, change_items.s2_after)
+    taken = snapshot("change_events")
+    outside = first.events.drop(columns=["area_ha"]).head(1).copy()
+    outside["event_id"] = "chg_outside"
+    outside["geometry"] = outside.geometry.translate(xoff=5.0)  # 5° east: far outside the province
+    removed = []
+
+    def remove_all(conn) -> None:  # noqa: ANN001
+        removed.append(conn.execute(text("DELETE FROM change_events")).rowcount)
+
+    with pytest.raises(ValidationFailedError):
+        load_frame(outside, get_layer(load_catalog(engine), "change_events"), engine=engine, settings=settings,
+                   source="test", also=remove_all)
+    assert removed == [] and snapshot("change_events") == taken
+
+    # and a failure after the removal undoes the rows written too
+    inside = first.events.drop(columns=["area_ha"]).head(1).copy()
+    inside["event_id"] = "chg_inside"
+
+    def remove_all_then_fail(conn) -> None:  # noqa: ANN001
+        remove_all(conn)
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        load_frame(inside, get_layer(load_catalog(engine), "change_events"), engine=engine, settings=settings,
+                   source="test", also=remove_all_then_fail)
+    assert removed == [len(first.events) + 1] and snapshot("change_events") == taken

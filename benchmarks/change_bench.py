@@ -11,7 +11,8 @@ block (tiled GeoTIFF, DEFLATE; a 2,048² scene with clearings repeated), then, e
 
 Peak memory is the process's maximum resident set size (``ru_maxrss``), Python and GDAL included.
 
-Run: ``.venv/bin/python benchmarks/change_bench.py [--sizes 5000 20000] [--keep]``.
+Run: ``.venv/bin/python benchmarks/change_bench.py [--sizes 5000 20000] [--modes read detect] [--keep]``;
+with ``--keep`` the pairs stay in ``benchmarks/.work/change`` and a later run reuses them.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def measure(mode: str, before: Path, after: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
-    parser.add_argument("--keep", action="store_true", help="keep the generated rasters")
+    parser.add_argument("--keep", action="store_true", help="keep the generated rasters (and reuse kept ones)")
+    parser.add_argument("--modes", nargs="+", choices=["read", "detect"], default=["read", "detect"])
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -82,10 +84,14 @@ def main() -> None:
     print(f"{os.cpu_count()} cores")
     for size in args.sizes:
         t = time.perf_counter()
-        before, after = big_pair(WORK, size)
+        before, after = WORK / f"big_{size}_before.tif", WORK / f"big_{size}_after.tif"
+        kept = args.keep and before.exists() and after.exists()
+        if not kept:
+            before, after = big_pair(WORK, size)
         gb = (before.stat().st_size + after.stat().st_size) / 1e9
-        print(f"{size}²: pair written in {time.perf_counter() - t:.0f} s ({gb:.2f} GB on disk)", flush=True)
-        for mode in ("read", "detect"):
+        print(f"{size}²: pair {'kept from an earlier run' if kept else 'written'} in {time.perf_counter() - t:.0f} s "
+              f"({gb:.2f} GB on disk)", flush=True)
+        for mode in args.modes:
             m = measure(mode, before, after)
             print(f"  {mode:6} {m['seconds']:7.1f} s  {m['megapixels'] / m['seconds']:6.2f} MP/s  "
                   f"peak {m['peak_mb']:6.0f} MB" + (f"  events {m['events']}" if "events" in m else ""), flush=True)

@@ -34,6 +34,9 @@ def detect_cmd(
     tolerance_px: Annotated[int, typer.Option(help="misregistration tolerated, pixels")] = 2,
     gain: Annotated[bool, typer.Option(help="report vegetation gains too")] = True,
     workers: Annotated[int | None, typer.Option(help="parallel windows (default: all cores)")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address, e.g. tcp://dask-scheduler:8786: the windows run on its workers, which "
+             "read the rasters themselves (default: SDI_DASK_SCHEDULER, else the local cores)")] = None,
     dry_run: Annotated[bool, typer.Option(help="detect and print, write nothing")] = False,
 ) -> None:
     """So sánh hai lần chụp, ghi vùng biến động vào lớp change_events / compare two acquisitions."""
@@ -47,7 +50,7 @@ def detect_cmd(
                     gain=gain)
     if workers:
         params = replace(params, workers=workers)
-    out = run(engine, settings, before, after, params, write=not dry_run)
+    out = run(engine, settings, before, after, params, write=not dry_run, scheduler=scheduler)
     console.print(summary_table(out))
     r = out.result
     console.print(
@@ -61,6 +64,13 @@ def detect_cmd(
     else:
         console.print(f"Đã ghi / written: {out.written} sự kiện / events ({out.inserted} mới / new, "
                       f"{out.updated} cập nhật / updated) → change_events")
+        console.print("Lần chạy trước của cặp ảnh / earlier run of this pair:")
+        console.print(f"  xoá / removed: {out.removed} sự kiện 'mới' không còn thấy / 'new' events no longer found")
+        console.print(f"  chuyển / carried: {out.carried} quyết định của kiểm lâm sang sự kiện mới cùng chỗ / "
+                      "rangers' decisions moved to the new event at the same place")
+        console.print(f"  giữ / kept: {len(out.kept)} sự kiện đã kiểm tra không còn thấy / decided events no longer "
+                      "found, kept" + (": " + ", ".join(out.kept[:20]) + (" …" if len(out.kept) > 20 else "")
+                                       if out.kept else ""))
 
 
 def summary_table(out) -> Table:  # noqa: ANN001

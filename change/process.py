@@ -71,6 +71,8 @@ class ForestChangeProcessor(BaseProcessor):
             "before": before, "after": after, "index": r.index, "events": int(len(frame)),
             "loss_events": int(len(loss)), "loss_ha": round(float(loss.area_ha.sum()), 4),
             "written": out.written, "event_ids": list(frame.event_id),
+            # the earlier run of the pair: 'new' events no longer found removed, rangers' decisions carried or kept
+            "removed": out.removed, "carried": out.carried, "kept": out.kept,
             "thresholds": {k: round(v, 4) for k, v in r.thresholds.items()}, "seconds": round(r.seconds, 2),
         }
 

@@ -1,20 +1,33 @@
 """One detection run on two registered raster items: find them (access rule), detect, attach plot and
-commune, write ``change_events`` through the validated all-or-nothing loader."""
+commune, write ``change_events`` through the validated all-or-nothing loader.
+
+A re-run of the same before/after pair replaces the earlier run's events in the same transaction:
+events no longer found that are still ``new`` are deleted; those a ranger decided on (``verified``,
+``false_alarm``) are never deleted: their decision (status, note) moves to the new event at the
+same place (same kind, overlapping by at least half of the smaller of the two), or, with no such
+event, they stay as they are and are reported. Events of other pairs are not touched.
+
+Windows run on the local cores (threads), or on a Dask cluster (``--scheduler`` or
+``SDI_DASK_SCHEDULER``): the workers are sent the rasters' locations and the windows, and read the
+pixels themselves (the same paths, or the same S3 store, must be readable from every worker).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
 from change.detect import Params, Result, Source, detect
-from change.errors import ChangeInputError
+from change.errors import ChangeInputError, DaskUnavailableError
 from sdi.access import Principal
 from sdi.errors import NotFoundError
 from sdi.settings import Settings
@@ -33,6 +46,12 @@ class Run:
     written: int = 0
     inserted: int = 0
     updated: int = 0
+    #: earlier events of the pair no longer found, still 'new': deleted
+    removed: int = 0
+    #: earlier events a ranger decided on, no longer found: their decision moved to the new event at the same place
+    carried: int = 0
+    #: earlier events a ranger decided on, no longer found and with no new event at the same place: kept as they are
+    kept: list[str] = field(default_factory=list)
 
 
 def source_for(engine: Engine, settings: Settings, item_id: str, who: Principal) -> Source:
@@ -106,22 +125,97 @@ def events_frame(result: Result, engine: Engine | None = None) -> gpd.GeoDataFra
     return frame
 
 
+#: decided events of the pair that the new run did not find again, and the new ('new') events they overlap
+_MATCH_SQL = text("""
+    SELECT o.event_id AS old_id, n.event_id AS new_id, o.status, o.note
+    FROM change_events o JOIN change_events n
+      ON n.before_item = o.before_item AND n.after_item = o.after_item AND n.change_type = o.change_type
+     AND n.event_id = ANY(CAST(:ids AS text[])) AND n.status = 'new' AND ST_Intersects(n.geom, o.geom)
+     AND ST_Area(ST_Intersection(n.geom, o.geom)) >= 0.5 * LEAST(ST_Area(n.geom), ST_Area(o.geom))
+    WHERE o.before_item = :before AND o.after_item = :after AND o.status <> 'new'
+      AND NOT (o.event_id = ANY(CAST(:ids AS text[])))
+    ORDER BY o.event_id, n.event_id""")
+_REMOVE_NEW_SQL = text("DELETE FROM change_events WHERE before_item = :before AND after_item = :after "
+                       "AND status = 'new' AND NOT (event_id = ANY(CAST(:ids AS text[])))")
+_KEPT_SQL = text("SELECT event_id FROM change_events WHERE before_item = :before AND after_item = :after "
+                 "AND status <> 'new' AND NOT (event_id = ANY(CAST(:ids AS text[]))) ORDER BY event_id")
+
+
+def replace_stale(conn: Connection, before: str, after: str, ids: list[str], out: Run) -> None:
+    """The earlier events of the pair that the new run (``ids``) did not find again (see the module
+    docstring); counts in ``out``."""
+    pair = {"before": before, "after": after, "ids": ids}
+    matches = conn.execute(_MATCH_SQL, pair).all()
+    decisions: dict[str, set[tuple[str, str | None]]] = {}
+    for m in matches:
+        decisions.setdefault(m.new_id, set()).add((m.status, m.note))
+    # a new event takes over a decision when the earlier events at its place agree on one status
+    agreed = {new: st for new, st in decisions.items() if len({status for status, _ in st}) == 1}
+    for new_id, st in agreed.items():
+        notes = sorted({note for _, note in st if note})
+        conn.execute(text("UPDATE change_events SET status = :status, note = COALESCE(:note, note) "
+                          "WHERE event_id = :id"),
+                     {"status": next(iter(st))[0], "note": " | ".join(notes) or None, "id": new_id})
+    carried = sorted({m.old_id for m in matches if m.new_id in agreed})
+    if carried:
+        conn.execute(text("DELETE FROM change_events WHERE event_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), {"ids": carried})
+    out.carried = len(carried)
+    out.removed = conn.execute(_REMOVE_NEW_SQL, pair).rowcount
+    out.kept = list(conn.execute(_KEPT_SQL, pair).scalars())
+
+
+@contextmanager
+def dask_executor(address: str) -> Iterator[tuple[Executor, int]]:
+    """A ``concurrent.futures`` executor on the Dask cluster at ``address``, and its number of threads."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise DaskUnavailableError(f"Không kết nối được cụm Dask / cannot reach the Dask scheduler at {address}: "
+                                   f"{exc}") from exc
+    with client:
+        threads = sum(client.nthreads().values())
+        if not threads:
+            raise DaskUnavailableError(f"Cụm Dask không có worker / the Dask cluster at {address} has no workers")
+        yield client.get_executor(pure=False), threads
+
+
 def run(engine: Engine, settings: Settings, before_id: str, after_id: str, params: Params | None = None, *,
         who: Principal = OPERATOR, write: bool = True, executor: Executor | None = None,
-        progress=None) -> Run:  # noqa: ANN001
-    """Detect change between two items and (unless ``write`` is False) store the events."""
+        scheduler: str | None = None, progress=None) -> Run:  # noqa: ANN001
+    """Detect change between two items and (unless ``write`` is False) store the events, replacing the
+    earlier run of the pair. Windows go to ``executor``, else to the Dask cluster at ``scheduler`` (default
+    ``settings.dask_scheduler``), else to local threads."""
     from layers.catalog import get_layer, load_catalog
     from layers.loader import load_frame
 
     before = source_for(engine, settings, before_id, who)
     after = source_for(engine, settings, after_id, who)
     check_pair(before, after)
-    result = detect(before, after, params, executor=executor, progress=progress)
+    address = scheduler or settings.dask_scheduler
+    if executor is None and address:
+        with dask_executor(address) as (cluster, threads):
+            result = detect(before, after, replace(params or Params(), workers=threads), executor=cluster,
+                            progress=progress)
+    else:
+        result = detect(before, after, params, executor=executor, progress=progress)
     frame = events_frame(result, engine)
     out = Run(result=result, events=frame)
-    if write and len(frame):
+    if not write:
+        return out
+    ids = list(frame.event_id)
+
+    def stale(conn: Connection) -> None:
+        replace_stale(conn, before.id, after.id, ids, out)
+
+    if len(frame):
         layer = get_layer(load_catalog(engine), LAYER_ID)
         report = load_frame(frame.drop(columns=["area_ha"]), layer, engine=engine, settings=settings,
-                            source=f"sdi change detect {before.id} → {after.id}")
+                            source=f"sdi change detect {before.id} → {after.id}", also=stale)
         out.written, out.inserted, out.updated = len(frame), report.counts.inserted, report.counts.updated
+    else:  # nothing found this time: only the earlier run's events to replace
+        with engine.begin() as conn:
+            stale(conn)
     return out

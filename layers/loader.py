@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 IfExists = Literal["fail", "replace", "upsert"]
 Progress = Callable[[int], None]
+#: more changes that commit or roll back with the load (called after the rows are written)
+AlsoInTransaction = Callable[[Connection], None]
 #: Stop reading a hopeless file after this many rejected features.
 _MAX_REJECTED = 10_000
 
@@ -78,8 +80,10 @@ def load_vector(
 
 
 def load_frame(frame: pd.DataFrame, layer: Layer, *, engine: Engine, settings: Settings,
-               source: str, if_exists: IfExists = "upsert", checksum: str | None = None) -> ValidationReport:
-    """Load an in-memory (Geo)DataFrame through the same checks as a file."""
+               source: str, if_exists: IfExists = "upsert", checksum: str | None = None,
+               also: AlsoInTransaction | None = None) -> ValidationReport:
+    """Load an in-memory (Geo)DataFrame through the same checks as a file; ``also(conn)`` runs in the
+    load's transaction once the rows are written (e.g. removing rows the new ones replace)."""
     geoms = None
     crs = STORAGE
     if "geometry" in frame.columns:
@@ -90,20 +94,21 @@ def load_frame(frame: pd.DataFrame, layer: Layer, *, engine: Engine, settings: S
                               source_crs=CRS(crs).to_string(), mode=if_exists)
     batch = Batch(frame=frame.reset_index(drop=True), geometry=geoms, first_row=1)
     return load_batches([batch], layer, engine=engine, settings=settings, source_crs=CRS(crs),
-                        report=report, if_exists=if_exists, checksum=checksum)
+                        report=report, if_exists=if_exists, checksum=checksum, also=also)
 
 
 def load_batches(
     batches: Iterable[Batch], layer: Layer, *, engine: Engine, settings: Settings,
     source_crs: CRS | None, report: ValidationReport, if_exists: IfExists = "upsert",
     dry_run: bool = False, progress: Progress | None = None, checksum: str | None = None,
+    also: AlsoInTransaction | None = None,
 ) -> ValidationReport:
     """The load pipeline shared by files and in-memory frames (see ``load_vector``)."""
     with translate_db_errors(), engine.connect() as conn:
         tx = conn.begin()
         try:
             _stage_and_write(conn, batches, layer, settings, source_crs, report,
-                             if_exists, dry_run, progress, checksum)
+                             if_exists, dry_run, progress, checksum, also)
         except BaseException:
             tx.rollback()
             raise
@@ -121,7 +126,8 @@ def load_batches(
 
 def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, settings: Settings,
                      source_crs: CRS | None, report: ValidationReport, if_exists: IfExists,
-                     dry_run: bool, progress: Progress | None, checksum: str | None) -> None:
+                     dry_run: bool, progress: Progress | None, checksum: str | None,
+                     also: AlsoInTransaction | None = None) -> None:
     raw = conn.connection.driver_connection
     assert raw is not None  # a live psycopg connection
     area = province_area(conn, settings) if layer.has_geometry else None
@@ -158,6 +164,8 @@ def _stage_and_write(conn: Connection, batches: Iterable[Batch], layer: Layer, s
                    f"Vi phạm ràng buộc / a value breaks a rule of the layer: {_pg_message(exc)}",
                    count=1)
         return
+    if also is not None:
+        also(conn)
     refresh_stats(conn, layer)
     conn.execute(insert(LoadRecord).values(
         layer_id=layer.id, source=report.source, checksum=checksum,

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     #: ingest refuses rasters above these sizes (absurd dimensions or files)
     max_raster_pixels: int = Field(default=100_000 * 100_000, gt=0)
     max_raster_bytes: int = Field(default=50 * 1024**3, gt=0)
+    #: Dask scheduler for change detection (``sdi change detect``, the forest-change process), e.g.
+    #: tcp://dask-scheduler:8786: its workers compute the windows, reading the rasters themselves
+    #: (same paths or S3 store); unset: the local cores (threads)
+    dask_scheduler: str | None = None
     forest_sample_target: int = Field(default=40_000, ge=0)
     forest_sample_seed: int = 2026
 

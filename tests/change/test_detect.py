@@ -3,6 +3,7 @@ independence, and every bad input refused with a precise error and nothing writt
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -116,6 +117,14 @@ def test_cli_detect_prints_a_summary(settings, change_items, clean_events):
                    change_items.s2_after, "--mmu-ha", "1.0", "--threshold", "0.25", **store)
     assert done.returncode == 0, done.stderr
     assert "mất rừng / loss" in done.stdout and "Đã ghi / written" in done.stdout and "NDVI" in done.stdout
+    # a re-run with a larger minimum mapping unit says what became of the first run's events
+    again = run_sdi(settings, "change", "detect", "--before", change_items.s2_before, "--after",
+                    change_items.s2_after, "--mmu-ha", "3.0", "--threshold", "0.25", **store)
+    assert again.returncode == 0, again.stderr
+    assert "Lần chạy trước của cặp ảnh / earlier run of this pair:" in again.stdout
+    removed = re.search(r"xoá / removed: (\d+) sự kiện 'mới' không còn thấy", again.stdout)
+    assert removed and int(removed.group(1)) > 0  # the first run's events under 3 ha
+    assert "giữ / kept: 0 sự kiện" in again.stdout
     bad = run_sdi(settings, "change", "detect", "--before", "nope", "--after", change_items.s2_after, **store)
     assert bad.returncode == 2 and "no raster item 'nope'" in bad.stderr
 

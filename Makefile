@@ -36,8 +36,11 @@ web/dist/app.js: web/package.json web/package-lock.json web/build.mjs $(wildcard
 glyphs: venv
 	$(BIN)/python scripts/build_glyphs.py
 
+# PostgreSQL + PostGIS (unless SDI_DATABASE_URL); DejaVu Sans for the PDF reports (Vietnamese), wanted
+# but not required to serve.
 system-deps:
 	@scripts/system-deps.sh
+	@scripts/system-deps.sh fonts-dejavu-core || echo "Cảnh báo / warning: no DejaVu Sans: PDF reports will fail" >&2
 
 venv: $(STAMP)
 

@@ -10,6 +10,7 @@ if [ -z "${SDI_DATABASE_URL:-}" ] && ! have_postgis; then need+=(postgis); fi
 for pkg in "${extra[@]}"; do
   case "$pkg" in
     gdal-bin) command -v ogr2ogr >/dev/null 2>&1 || need+=(gdal-bin) ;;
+    fonts-dejavu-core) [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core) ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done

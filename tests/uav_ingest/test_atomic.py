@@ -3,8 +3,9 @@ the move and ``ready``) leaves nothing that a re-run or ``sdi ingest --repair`` 
 
 The crash is real: the ``sdi`` command runs in a subprocess whose ``uav_ingest.ingest.place``
 is wrapped to call ``os._exit`` (no ``finally``, no roll-back, the database connection drops).
-Repairs are scoped to ``uav_rgb`` (``--repair -c uav_rgb``): the session database also holds
-other tests' items, whose files live in other stores.
+The tests ingest into a collection of their own (``COLLECTION``, kind rgb like ``uav_rgb``) and
+scope repairs to it (``--repair -c``): the session database also holds other tests' items, whose
+files live in other stores (and a repair rightly refuses a store that has none of its items' files).
 """
 
 from __future__ import annotations
@@ -14,13 +15,31 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
 
+from sdi.models import RasterCollection, RasterItem
 from tests.uav_ingest import rasters
 from tests.uav_ingest.helpers import run_sdi, state
 from uav_ingest.ingest import ingest_file, parse_when
 
-pytestmark = pytest.mark.usefixtures("own_rows")
+pytestmark = pytest.mark.usefixtures("own_rows", "atomic_collection")
+COLLECTION = "atomic_test_rgb"
+
+
+@pytest.fixture(scope="module")
+def atomic_collection(engine):  # noqa: ANN001, ANN201
+    with Session(engine) as session:
+        session.merge(RasterCollection(id=COLLECTION, title_vi="Ảnh UAV thử nghiệm", title_en="Test UAV rasters",
+                                       description_vi="Ảnh thử nghiệm", description_en="Test rasters",
+                                       keywords=["test"], owner="kiemlam", licence="CC-BY-4.0",
+                                       access_level="public", kind="rgb"))
+        session.commit()
+    yield COLLECTION
+    with Session(engine) as session:
+        session.execute(delete(RasterItem).where(RasterItem.collection_id == COLLECTION))
+        session.execute(delete(RasterCollection).where(RasterCollection.id == COLLECTION))
+        session.commit()
 
 
 @pytest.fixture()
@@ -45,7 +64,7 @@ run()
 
 
 def _crash(settings, store: Path, src: Path, at: str):  # noqa: ANN202
-    result = run_sdi(settings, "ingest", str(src), "-c", "uav_rgb", "-t", "2026-03-15",
+    result = run_sdi(settings, "ingest", str(src), "-c", COLLECTION, "-t", "2026-03-15",
                      python=[sys.executable, "-c", CRASHING_SDI], SDI_RASTER_STORE=str(store), CRASH_AT=at)
     assert result.returncode == 137, result.stderr
     return result
@@ -79,7 +98,7 @@ def test_crash_before_the_move_then_rerun_resumes(earlier, engine, settings, sto
     (row,) = _rows_for(engine, src)
     assert row.status == "pending" and not (store_dir / row.href).exists()  # the state the crash left
     assert list((store_dir / ".tmp").glob("ingest-*/cog.tif"))  # the work copy survived
-    result = run_sdi(settings, "ingest", str(src), "-c", "uav_rgb", "-t", "2026-03-15",
+    result = run_sdi(settings, "ingest", str(src), "-c", COLLECTION, "-t", "2026-03-15",
                      SDI_RASTER_STORE=str(store_dir))
     assert result.returncode == 0 and "resumed" in result.stdout, result.stdout + result.stderr
     assert [r.status for r in _rows_for(engine, src)] == ["ready"]
@@ -89,7 +108,7 @@ def test_crash_before_the_move_then_rerun_resumes(earlier, engine, settings, sto
 def test_crash_before_the_move_then_repair(earlier, engine, settings, store_dir, tmp_path):
     src = rasters.uav_rgb(tmp_path / "crash2.tif", width=700, height=500, seed=32)
     _crash(settings, store_dir, src, "before_move")
-    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(store_dir))
+    result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, SDI_RASTER_STORE=str(store_dir))
     assert result.returncode == 0, result.stderr
     (row,) = _rows_for(engine, src)
     assert "resumed" in result.stdout and row.id in result.stdout and row.status == "ready"
@@ -101,12 +120,12 @@ def test_crash_with_the_work_copy_lost_is_rolled_back(earlier, engine, settings,
     _crash(settings, store_dir, src, "before_move")
     for work in (store_dir / ".tmp").glob("ingest-*/cog.tif"):
         work.unlink()  # e.g. the work area was on a disk that was wiped
-    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(store_dir))
+    result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, SDI_RASTER_STORE=str(store_dir))
     assert result.returncode == 0 and "rolled_back" in result.stdout
     assert _rows_for(engine, src) == []
     assert_consistent(engine, store_dir, earlier)
     # the file can then be ingested normally
-    again = run_sdi(settings, "ingest", str(src), "-c", "uav_rgb", "-t", "2026-03-15",
+    again = run_sdi(settings, "ingest", str(src), "-c", COLLECTION, "-t", "2026-03-15",
                     SDI_RASTER_STORE=str(store_dir))
     assert again.returncode == 0 and "ingested" in again.stdout
     assert_consistent(engine, store_dir, earlier)
@@ -117,7 +136,7 @@ def test_crash_after_the_move_then_repair_completes(earlier, engine, settings, s
     _crash(settings, store_dir, src, "after_move")
     (row,) = _rows_for(engine, src)
     assert row.status == "pending" and (store_dir / row.href).is_file()
-    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(store_dir))
+    result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, SDI_RASTER_STORE=str(store_dir))
     assert result.returncode == 0 and "completed" in result.stdout
     assert [r.status for r in _rows_for(engine, src)] == ["ready"]
     assert_consistent(engine, store_dir, earlier)
@@ -126,16 +145,16 @@ def test_crash_after_the_move_then_repair_completes(earlier, engine, settings, s
 def test_repair_removes_orphan_files_and_rows_without_files(earlier, engine, ingest_settings, settings, store_dir,
                                                             tmp_path):
     kept = ingest_file(rasters.uav_rgb(tmp_path / "kept.tif", width=500, height=400, seed=35),
-                       collection_id="uav_rgb", when=parse_when("2026-03-15"), engine=engine,
+                       collection_id=COLLECTION, when=parse_when("2026-03-15"), engine=engine,
                        settings=ingest_settings)
     lost = ingest_file(rasters.uav_rgb(tmp_path / "lost.tif", width=500, height=400, seed=36),
-                       collection_id="uav_rgb", when=parse_when("2026-03-15"), engine=engine,
+                       collection_id=COLLECTION, when=parse_when("2026-03-15"), engine=engine,
                        settings=ingest_settings)
-    (store_dir / f"uav_rgb/{lost.item_id}.tif").unlink()  # someone deleted a file
-    (store_dir / "uav_rgb/stray.tif").write_bytes(b"II*\x00 left by hand")  # a file nobody registered
-    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(store_dir))
+    (store_dir / f"{COLLECTION}/{lost.item_id}.tif").unlink()  # someone deleted a file
+    (store_dir / f"{COLLECTION}/stray.tif").write_bytes(b"II*\x00 left by hand")  # a file nobody registered
+    result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, SDI_RASTER_STORE=str(store_dir))
     assert result.returncode == 0
-    assert "uav_rgb/stray.tif" in result.stdout and lost.item_id in result.stdout
+    assert f"{COLLECTION}/stray.tif" in result.stdout and lost.item_id in result.stdout
     with engine.connect() as conn:
         ids = set(conn.execute(text("SELECT id FROM raster_items")).scalars())
     assert kept.item_id in ids and lost.item_id not in ids
@@ -155,9 +174,9 @@ def test_repair_leaves_a_live_ingest_alone(earlier, engine, ingest_settings, sto
     (work / "cog.tif").write_bytes(b"half written")
     with advisory_lock(engine, lock_key(sha)) as got:
         assert got
-        report = repair(engine, open_store(ingest_settings), ["uav_rgb"])
+        report = repair(engine, open_store(ingest_settings), [COLLECTION])
         assert work.name in report.busy and (work / "cog.tif").exists()
-    report = repair(engine, open_store(ingest_settings), ["uav_rgb"])
+    report = repair(engine, open_store(ingest_settings), [COLLECTION])
     assert work.name in report.work_removed and not work.exists()
 
 
@@ -166,19 +185,19 @@ def test_repair_refuses_a_store_and_catalogue_with_nothing_in_common(earlier, en
     """A mistyped SDI_RASTER_STORE (or database) would make repair delete every row (or file): refused,
     nothing changed, unless --force."""
     made = [ingest_file(rasters.uav_rgb(tmp_path / f"a{i}.tif", width=300, height=200, seed=40 + i),
-                        collection_id="uav_rgb", when=parse_when("2026-03-15"), engine=engine,
+                        collection_id=COLLECTION, when=parse_when("2026-03-15"), engine=engine,
                         settings=ingest_settings) for i in range(2)]
     wrong = tmp_path / "not-the-store"
     wrong.mkdir()
     before = state(engine, store_dir)
-    result = run_sdi(settings, "ingest", "--repair", "-c", "uav_rgb", SDI_RASTER_STORE=str(wrong))
+    result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, SDI_RASTER_STORE=str(wrong))
     assert result.returncode == 1
     assert "SDI_RASTER_STORE" in result.stderr + result.stdout and "--force" in result.stderr + result.stdout
     assert state(engine, store_dir) == before  # every row and file still there
     # the other way round: files no row names (a wrong database) are not deleted either
     for i in range(2):
-        (wrong / "uav_rgb").mkdir(exist_ok=True)
-        (wrong / f"uav_rgb/foreign{i}.tif").write_bytes(b"II*\x00 another archive")
+        (wrong / COLLECTION).mkdir(exist_ok=True)
+        (wrong / f"{COLLECTION}/foreign{i}.tif").write_bytes(b"II*\x00 another archive")
     from uav_ingest.errors import StoreError
     from uav_ingest.repair import repair
     from uav_ingest.store import LocalStore
@@ -188,13 +207,13 @@ def test_repair_refuses_a_store_and_catalogue_with_nothing_in_common(earlier, en
                      .bindparams(ids=[m.item_id for m in made]))
     try:
         with pytest.raises(StoreError, match="SDI_DATABASE_URL") as refused:
-            repair(engine, LocalStore(wrong), ["uav_rgb"])
+            repair(engine, LocalStore(wrong), [COLLECTION])
         assert refused.value.code == "store_mismatch"
-        assert sorted(p.name for p in (wrong / "uav_rgb").iterdir()) == ["foreign0.tif", "foreign1.tif"]
-        report = repair(engine, LocalStore(wrong), ["uav_rgb"], force=True)
-        assert sorted(report.orphan_files) == ["uav_rgb/foreign0.tif", "uav_rgb/foreign1.tif"]
+        assert sorted(p.name for p in (wrong / COLLECTION).iterdir()) == ["foreign0.tif", "foreign1.tif"]
+        report = repair(engine, LocalStore(wrong), [COLLECTION], force=True)
+        assert sorted(report.orphan_files) == [f"{COLLECTION}/foreign0.tif", f"{COLLECTION}/foreign1.tif"]
     finally:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE raster_items SET collection_id = 'uav_rgb' WHERE id = ANY(:ids)")
-                         .bindparams(ids=[m.item_id for m in made]))
+            conn.execute(text("UPDATE raster_items SET collection_id = :c WHERE id = ANY(:ids)")
+                         .bindparams(c=COLLECTION, ids=[m.item_id for m in made]))
 

@@ -126,17 +126,23 @@ def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a cat
     sql = (f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}, "  # noqa: S608
            f"ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, {SIMPLIFY_DEG}), 6) AS g "
            f'FROM "{layer.table}" ORDER BY 1')
+    body = _geojson(engine, sql, id_column=layer.natural_key)
+    _features[layer.id] = (stamp, body)
+    return body
+
+
+def _geojson(engine: Engine, sql: str, id_column: str | None = None) -> bytes:
+    """A FeatureCollection from rows whose column ``g`` is GeoJSON made by PostGIS (written as text
+    around it: the geometry is not parsed and dumped again)."""
     features = []
     with engine.connect() as conn:
         for row in conn.execute(text(sql)):
             props = dict(row._mapping)
             geometry = props.pop("g")
-            properties = json.dumps(props, default=str, ensure_ascii=False)
-            features.append(f'{{"type":"Feature","id":{json.dumps(str(props[layer.natural_key]))},'
-                            f'"geometry":{geometry},"properties":{properties}}}')
-    body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
-    _features[layer.id] = (stamp, body)
-    return body
+            ident = f'"id":{json.dumps(str(props[id_column]))},' if id_column else ""
+            features.append(f'{{"type":"Feature",{ident}"geometry":{geometry},'
+                            f'"properties":{json.dumps(props, default=str, ensure_ascii=False)}}}')
+    return ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
 
 
 @router.get("/webmap/features/{layer_id}")
@@ -162,14 +168,7 @@ def _label_points(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue
     cols = ", ".join(f'"{c}"' for c in (name, *keep))
     sql = (f"SELECT {cols}, ST_AsGeoJSON(ST_PointOnSurface(geom), 6) AS g "  # noqa: S608
            f'FROM "{layer.table}" WHERE "{name}" IS NOT NULL ORDER BY 1')
-    features = []
-    with engine.connect() as conn:
-        for row in conn.execute(text(sql)):
-            props = dict(row._mapping)
-            geometry = props.pop("g")
-            features.append(f'{{"type":"Feature","geometry":{geometry},'
-                            f'"properties":{json.dumps(props, default=str, ensure_ascii=False)}}}')
-    body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
+    body = _geojson(engine, sql)
     _labels[layer.id] = (stamp, body)
     return body
 

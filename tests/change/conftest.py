@@ -70,3 +70,17 @@ def clean_events(engine: Engine):  # type: ignore[no-untyped-def]
     yield
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM change_events"))
+
+
+@pytest.fixture(scope="module")
+def events(engine, settings, change_items):  # noqa: ANN001, ANN201
+    """The events of one Sentinel-2 run, alone in the layer for the module; removed afterwards."""
+    from change.run import run
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM change_events"))
+    out = run(engine, settings, change_items.s2_before, change_items.s2_after)
+    assert out.written > 0
+    yield out
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM change_events"))

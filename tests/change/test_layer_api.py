@@ -10,18 +10,6 @@ import pytest
 from sqlalchemy import text
 
 from change.export import export, read_events
-from change.run import run
-
-
-@pytest.fixture(scope="module")
-def events(engine, settings, change_items):
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM change_events"))
-    out = run(engine, settings, change_items.s2_before, change_items.s2_after)
-    assert out.written > 0
-    yield out
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM change_events"))
 
 
 def test_rangers_verify_an_event_through_the_api(live_server, keys, events, engine):

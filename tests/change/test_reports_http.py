@@ -11,20 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from api.change_reports import cache_dir
-from change.run import run
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def events(engine, settings, change_items):
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM change_events"))
-    out = run(engine, settings, change_items.s2_before, change_items.s2_after)
-    assert out.written > 0
-    yield out
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM change_events"))
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from sdi.models import RasterCollection, RasterItem
 from sdi.settings import Settings
 from tests.s3 import server as weed
 from tests.s3.server import S3Server
 from tests.uav_ingest.conftest import own_rows  # noqa: F401 - rows a test adds to raster_items are removed
+from tests.uav_ingest.helpers import own_collection
 
 _BUCKETS = itertools.count(1)
 PREFIX = "cogs"
@@ -40,17 +39,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="session")
 def s3_collection(engine: Engine) -> Iterator[str]:
-    with Session(engine) as session:
-        session.merge(RasterCollection(id=COLLECTION, title_vi="Ảnh UAV thử nghiệm (S3)",
-                                       title_en="Test UAV orthomosaics (S3)", description_vi="Ảnh thử nghiệm",
-                                       description_en="Test rasters", keywords=["test"], owner="kiemlam",
-                                       licence="CC-BY-4.0", access_level="public", kind="rgb"))
-        session.commit()
-    yield COLLECTION
-    with Session(engine) as session:
-        session.execute(delete(RasterItem).where(RasterItem.collection_id == COLLECTION))
-        session.execute(delete(RasterCollection).where(RasterCollection.id == COLLECTION))
-        session.commit()
+    with own_collection(engine, COLLECTION, "S3") as collection:
+        yield collection
 
 
 @pytest.fixture()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, delete, text
+from sqlalchemy.orm import Session
 
+from sdi.models import RasterCollection, RasterItem
 from sdi.settings import PROJECT_ROOT, Settings
 
 
@@ -28,3 +32,22 @@ def run_sdi(settings: Settings, *args: str, timeout: float = 180, python: list[s
     cmd = python or [sys.executable, "-m", "sdi.cli"]
     return subprocess.run([*cmd, *args], env=full_env, capture_output=True, text=True, timeout=timeout,
                           cwd=PROJECT_ROOT)
+
+
+@contextmanager
+def own_collection(engine: Engine, collection_id: str, title: str) -> Iterator[str]:
+    """A public rgb collection (like ``uav_rgb``) of some tests only, so ``--repair -c`` touches
+    nothing else; removed with its items afterwards."""
+    with Session(engine) as session:
+        session.merge(RasterCollection(id=collection_id, title_vi=f"Ảnh UAV thử nghiệm ({title})",
+                                       title_en=f"Test UAV rasters ({title})", description_vi="Ảnh thử nghiệm",
+                                       description_en="Test rasters", keywords=["test"], owner="kiemlam",
+                                       licence="CC-BY-4.0", access_level="public", kind="rgb"))
+        session.commit()
+    try:
+        yield collection_id
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(RasterItem).where(RasterItem.collection_id == collection_id))
+            session.execute(delete(RasterCollection).where(RasterCollection.id == collection_id))
+            session.commit()

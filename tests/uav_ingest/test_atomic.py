@@ -15,12 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
-from sdi.models import RasterCollection, RasterItem
 from tests.uav_ingest import rasters
-from tests.uav_ingest.helpers import run_sdi, state
+from tests.uav_ingest.helpers import own_collection, run_sdi, state
 from uav_ingest.ingest import ingest_file, parse_when
 
 pytestmark = pytest.mark.usefixtures("own_rows", "atomic_collection")
@@ -29,17 +27,8 @@ COLLECTION = "atomic_test_rgb"
 
 @pytest.fixture(scope="module")
 def atomic_collection(engine):  # noqa: ANN001, ANN201
-    with Session(engine) as session:
-        session.merge(RasterCollection(id=COLLECTION, title_vi="Ảnh UAV thử nghiệm", title_en="Test UAV rasters",
-                                       description_vi="Ảnh thử nghiệm", description_en="Test rasters",
-                                       keywords=["test"], owner="kiemlam", licence="CC-BY-4.0",
-                                       access_level="public", kind="rgb"))
-        session.commit()
-    yield COLLECTION
-    with Session(engine) as session:
-        session.execute(delete(RasterItem).where(RasterItem.collection_id == COLLECTION))
-        session.execute(delete(RasterCollection).where(RasterCollection.id == COLLECTION))
-        session.commit()
+    with own_collection(engine, COLLECTION, "atomic") as collection:
+        yield collection
 
 
 @pytest.fixture()

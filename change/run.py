@@ -46,7 +46,7 @@ class Run:
     written: int = 0
     inserted: int = 0
     updated: int = 0
-    #: earlier events of the pair no longer found, still 'new': deleted
+    #: earlier events of the pair no longer found, still 'new' and without a note: deleted
     removed: int = 0
     #: earlier events a ranger decided on, no longer found: their decision moved to the new event at the same place
     carried: int = 0
@@ -125,20 +125,24 @@ def events_frame(result: Result, engine: Engine | None = None) -> gpd.GeoDataFra
     return frame
 
 
-#: decided events of the pair that the new run did not find again, and the new ('new') events they overlap
+#: decided (or annotated) events of the pair that the new run did not find again, and the new ('new')
+#: events they overlap
 _MATCH_SQL = text("""
     SELECT o.event_id AS old_id, n.event_id AS new_id, o.status, o.note
     FROM change_events o JOIN change_events n
       ON n.before_item = o.before_item AND n.after_item = o.after_item AND n.change_type = o.change_type
      AND n.event_id = ANY(CAST(:ids AS text[])) AND n.status = 'new' AND ST_Intersects(n.geom, o.geom)
      AND ST_Area(ST_Intersection(n.geom, o.geom)) >= 0.5 * LEAST(ST_Area(n.geom), ST_Area(o.geom))
-    WHERE o.before_item = :before AND o.after_item = :after AND o.status <> 'new'
+    WHERE o.before_item = :before AND o.after_item = :after AND (o.status <> 'new' OR COALESCE(o.note, '') <> '')
       AND NOT (o.event_id = ANY(CAST(:ids AS text[])))
     ORDER BY o.event_id, n.event_id""")
+# a ranger's note counts as a decision too: an event still 'new' but annotated is kept
 _REMOVE_NEW_SQL = text("DELETE FROM change_events WHERE before_item = :before AND after_item = :after "
-                       "AND status = 'new' AND NOT (event_id = ANY(CAST(:ids AS text[])))")
+                       "AND status = 'new' AND COALESCE(note, '') = '' "
+                       "AND NOT (event_id = ANY(CAST(:ids AS text[])))")
 _KEPT_SQL = text("SELECT event_id FROM change_events WHERE before_item = :before AND after_item = :after "
-                 "AND status <> 'new' AND NOT (event_id = ANY(CAST(:ids AS text[]))) ORDER BY event_id")
+                 "AND (status <> 'new' OR COALESCE(note, '') <> '') "
+                 "AND NOT (event_id = ANY(CAST(:ids AS text[]))) ORDER BY event_id")
 
 
 def replace_stale(conn: Connection, before: str, after: str, ids: list[str], out: Run) -> None:

@@ -41,20 +41,24 @@ def test_rerun_replaces_stale_events_and_keeps_rangers_decisions(engine, setting
     small = events[events.area_ha < 2.0]
     assert len(small) >= 3 and len(events) - len(small) >= 3
     false_alarm, verified, unchecked = events.event_id[0], small.event_id.iloc[0], small.event_id.iloc[-1]
+    noted = small.event_id.iloc[1]
     _decide(engine, false_alarm, "false_alarm", "nương rẫy cũ / old swidden")
     _decide(engine, verified, "verified", "đã kiểm tra 12/3 / checked on 12 March")
+    _decide(engine, noted, "new", "cần đi kiểm tra / to visit")  # still 'new', but a ranger wrote on it
 
     # a higher minimum mapping unit: the small events are no longer found
     second = run(engine, settings, ci.s2_before, ci.s2_after, Params(mmu_ha=2.0))
     assert set(second.events.event_id) == set(events.event_id[events.area_ha >= 2.0])
     after = _rows(engine, pair, **s2)
     # the stale 'new' ones are gone, the verified one is kept and reported, the false alarm still is one
-    assert set(after) == set(second.events.event_id) | {verified}
-    assert unchecked not in after and second.removed == len(small) - 1
-    assert second.kept == [verified] and second.carried == 0
+    assert set(after) == set(second.events.event_id) | {verified, noted}
+    assert unchecked not in after and second.removed == len(small) - 2
+    assert second.kept == sorted([verified, noted]) and second.carried == 0
+    assert after[noted][:2] == ("new", "cần đi kiểm tra / to visit")
     assert after[verified][:2] == ("verified", "đã kiểm tra 12/3 / checked on 12 March")
     assert after[false_alarm][:2] == ("false_alarm", "nương rẫy cũ / old swidden")
     assert sum(status == "new" for status, *_ in after.values()) == len(after) - 2
+    _decide(engine, noted, "new", None)  # (the note wiped: a plain unchecked event again for the rest)
     assert _rows(engine, f"NOT ({pair})", **s2) == other  # other pairs untouched
 
     # different parameters move some outlines: a decided event whose outline moved hands its decision

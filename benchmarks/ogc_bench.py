@@ -62,6 +62,7 @@ import yaml
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _servers import ServerProcess, peers_venv  # noqa: E402
 from load_bench import ROOT, WORK, make_plots  # noqa: E402
 
 from sdi.access import add_key  # noqa: E402
@@ -169,7 +170,7 @@ def free_port() -> int:
 
 
 @dataclass
-class Server:
+class Server(ServerProcess):
     name: str
     base: str
     headers: dict[str, str]
@@ -182,47 +183,15 @@ class Server:
     log: Path | None = None
 
     def start(self) -> None:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.log = LOGS / f"{self.name}.log"
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=out,  # noqa: S603
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.launch(LOGS, self.cwd)
 
     def wait_ready(self, timeout: float = 180) -> None:
-        url = self.base + self.items_url.format(bbox="106.7,21.8,106.71,21.81").replace("limit=1000", "limit=1")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"{self.name} exited ({self.proc.returncode}); see {self.log}:\n"
-                         f"{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url, headers=self.headers, timeout=30).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        sys.exit(f"{self.name} not ready after {timeout} s; see {self.log}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)  # the group this script started for it
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        probe = self.items_url.format(bbox="106.7,21.8,106.71,21.81").replace("limit=1000", "limit=1")
+        self.wait_for(self.base + probe, timeout)
 
 
 def ensure_peers_venv() -> Path:
-    python = PEERS_VENV / "bin" / "python"
-    if not (PEERS_VENV / "bin" / "uvicorn").exists() or subprocess.run(
-            [python, "-c", "import tipg"], capture_output=True, check=False).returncode != 0:  # noqa: S603
-        print(f"creating {PEERS_VENV} with tipg (separate from the project's venv)")
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)  # noqa: S603
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "tipg", "uvicorn"],  # noqa: S603
-                       check=True)
-    return PEERS_VENV / "bin"
+    return peers_venv(PEERS_VENV, ["tipg", "uvicorn"], "tipg")
 
 
 def pygeoapi_standalone_config(url: str, port: int) -> dict:

@@ -71,6 +71,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._servers import ServerProcess, peers_venv  # noqa: E402
 from sdi.access import add_key  # noqa: E402
 from sdi.bootstrap import prepare_database  # noqa: E402
 from sdi.cluster import Cluster, create_database, drop_database  # noqa: E402
@@ -271,7 +272,7 @@ def free_port() -> int:
 
 
 @dataclass
-class Server:
+class Server(ServerProcess):
     name: str
     base: str
     headers: dict[str, str]
@@ -284,50 +285,17 @@ class Server:
     log: Path | None = None
 
     def start(self) -> None:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        self.log = LOGS / f"{self.name.split()[0]}.log"
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=WORK, stdout=out,  # noqa: S603
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+        self.launch(LOGS, WORK, self.name.split()[0])
 
     def wait_ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                sys.exit(f"{self.name} exited ({self.proc.returncode}); see {self.log}:\n"
-                         f"{self.log.read_text()[-3000:]}")
-            try:
-                r = httpx.get(self.base + self.ready, headers=self.headers, timeout=30)
-                if r.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        sys.exit(f"{self.name} not ready after {timeout} s; see {self.log}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)  # the group this script started for it
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self.wait_for(self.base + self.ready, timeout)
 
     def urls(self, tiles: list[tuple[int, int, int]], fmt: str) -> list[str]:
         return [self.tile.format(z=z, x=x, y=y, fmt=fmt) for z, x, y in tiles]
 
 
 def ensure_peers_venv() -> Path:
-    python = PEERS_VENV / "bin" / "python"
-    if not (PEERS_VENV / "bin" / "uvicorn").exists() or subprocess.run(  # noqa: S603
-            [python, "-c", "import titiler.application"], capture_output=True, check=False).returncode != 0:
-        print(f"creating {PEERS_VENV} with titiler.application (separate from the project's venv)")
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)  # noqa: S603
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",  # noqa: S603
-                        "titiler.application", "uvicorn"], check=True)
-    return PEERS_VENV / "bin"
+    return peers_venv(PEERS_VENV, ["titiler.application", "uvicorn"], "titiler.application")
 
 
 @dataclass

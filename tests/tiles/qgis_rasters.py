@@ -10,7 +10,7 @@
 BBOX is ``west,south,east,north`` in degrees. For each layer: validity, provider, CRS, and the
 pixels painted (alpha > 0) and their mean colour in a 256 × 256 rendering in EPSG:3857. With
 ``--authcfg ID`` the key in ``SDI_QGIS_KEY`` is stored as a Basic configuration with that id.
-It imports nothing from the project.
+It imports nothing from the project (only ``tests/qgis/qgis_load.py``'s ``store_key``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from urllib.parse import quote
 
 from qgis.core import (
     QgsApplication,
-    QgsAuthMethodConfig,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
     QgsMapRendererSequentialJob,
@@ -35,20 +35,10 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "qgis"))  # the vector helper, beside
+from qgis_load import store_key  # noqa: E402  (the same Basic configuration a user makes)
+
 MERCATOR = QgsCoordinateReferenceSystem("EPSG:3857")
-
-
-def store_key(authcfg: str) -> None:
-    manager = QgsApplication.authManager()
-    if not manager.setMasterPassword("sdi-test-master", True):
-        raise SystemExit("cannot set the QGIS master password")
-    config = QgsAuthMethodConfig("Basic")
-    config.setId(authcfg)
-    config.setName("Lạng Sơn SDI")
-    config.setConfig("username", "sdi")
-    config.setConfig("password", os.environ["SDI_QGIS_KEY"])
-    if not manager.storeAuthenticationConfig(config, True)[0]:
-        raise SystemExit(f"cannot store the authentication configuration {authcfg}")
 
 
 def extent(bbox: str) -> QgsRectangle:

@@ -29,6 +29,15 @@ def transformer(src: str, dst: str) -> Transformer:
     )
 
 
+@lru_cache(maxsize=64)
+def default_transformer(src_wkt: str, dst_wkt: str, always_xy: bool = True) -> Transformer:
+    """PROJ's default transformation between two CRSs (WKT), the one GDAL, rio-tiler and pygeoapi
+    build on every call; kept here because building it searches PROJ's database (tens of ms). Not
+    ``transformer``'s ``only_best``: these answers must match what those libraries compute.
+    (pyproj's Transformer is thread-safe since 3.1, so one object serves every thread.)"""
+    return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=always_xy)
+
+
 def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """Transform an array of geometries between two CRSs (lon/lat order for geographic)."""
     if src.equals(dst, ignore_axis_order=True):

@@ -10,15 +10,14 @@ two steps of rio-tiler then ask PROJ for a coordinate operation from scratch eac
   resolution in the tile CRS (~5 ms), the same answer for every tile of a raster.
 
 No library offers a cached variant (rio-tiler keeps these per ``Reader`` instance only), so this
-module keeps per-thread pyproj ``Transformer`` objects (they are not thread-safe) and a bounded
-memo of ``calculate_default_transform`` keyed by everything it depends on. The results are the
+module reuses one pyproj ``Transformer`` per CRS pair (``sdi.crs.default_transformer``) and a
+bounded memo of ``calculate_default_transform`` keyed by everything it depends on. The results are the
 ones rio-tiler computes (the same PROJ operation, the same densification); only the repetition
 is gone.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -26,27 +25,14 @@ from typing import Any
 import numpy
 import rio_tiler.utils
 from morecantile import Tile
-from pyproj import Transformer
 from rasterio.crs import CRS
 from rasterio.warp import calculate_default_transform as _calculate_default_transform
 from rio_tiler.io import Reader
 from rio_tiler.utils import normalize_bounds
 
-_local = threading.local()
+from sdi.crs import default_transformer
 
 Bounds = tuple[float, float, float, float]
-
-
-def _transformer(src: CRS, dst: CRS) -> Transformer:
-    """This thread's transformer from ``src`` to ``dst`` (lon/lat order, as rasterio)."""
-    cache: dict[tuple[str, str], Transformer] = _local.__dict__.setdefault("transformers", {})
-    key = (src.to_wkt(), dst.to_wkt())
-    transformer = cache.get(key)
-    if transformer is None:
-        if len(cache) > 64:  # a handful of CRSs in practice; never unbounded
-            cache.clear()
-        transformer = cache[key] = Transformer.from_crs(key[0], key[1], always_xy=True)
-    return transformer
 
 
 def transform_bounds(src: CRS, dst: CRS, left: float, bottom: float, right: float, top: float,
@@ -54,7 +40,8 @@ def transform_bounds(src: CRS, dst: CRS, left: float, bottom: float, right: floa
     """``rasterio.warp.transform_bounds`` with a cached transformation."""
     if src == dst:
         return (left, bottom, right, top)
-    return _transformer(src, dst).transform_bounds(left, bottom, right, top, densify_pts=densify_pts)
+    return default_transformer(src.to_wkt(), dst.to_wkt()).transform_bounds(left, bottom, right, top,
+                                                                             densify_pts=densify_pts)
 
 
 @lru_cache(maxsize=256)

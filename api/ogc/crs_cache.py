@@ -6,19 +6,16 @@ the same (CRS84 both, the usual case). That builds two ``pyproj.CRS`` from URIs,
 ``Transformer`` and calls ``CRS.to_epsg()`` (a search of PROJ's database): 20–50 ms a request on
 this machine, more than the query. pygeoapi offers no hook for it, so the function is wrapped
 here: the same CRS on both sides returns the bbox as it is (the transformation pygeoapi would
-build is the identity), and other pairs reuse a cached transformer per thread with pygeoapi's
+build is the identity), and other pairs reuse a cached transformer (``sdi.crs``) with pygeoapi's
 own clipping rule for Web Mercator.
 """
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from typing import Any
 
-import pyproj
-
-_local = threading.local()
+from sdi.crs import default_transformer
 
 
 @lru_cache(maxsize=64)
@@ -28,14 +25,6 @@ def _key(crs: str) -> tuple[str, bool]:
 
     obj = get_crs(crs)
     return obj.to_wkt(), obj.to_epsg() == 3857
-
-
-def _transformer(src: str, dst: str, always_xy: bool) -> pyproj.Transformer:
-    cache: dict[tuple[str, str, bool], pyproj.Transformer] = _local.__dict__.setdefault("transformers", {})
-    key = (src, dst, always_xy)
-    if key not in cache:
-        cache[key] = pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(src), pyproj.CRS.from_wkt(dst), always_xy)
-    return cache[key]
 
 
 def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = False) -> list:
@@ -49,7 +38,7 @@ def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = Fal
         return list(bbox)
     if mercator:  # pygeoapi's rule: clip to Web Mercator's latitudes
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
-    forward = _transformer(src, dst, always_xy).transform
+    forward = default_transformer(src, dst, always_xy).transform
     n = len(bbox) // 2
     return list(forward(*bbox[:n]) + forward(*bbox[n:]))
 

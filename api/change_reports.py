@@ -31,7 +31,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.callers import caller
-from sdi.access import Principal, visible
+from sdi.access import Principal
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
 from sdi.settings import Settings
@@ -50,10 +50,9 @@ PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "X-API-Key, Authorizati
 async def _reader(request: Request) -> Principal:
     """The caller, if they may read change events; otherwise the reports do not exist for them."""
     who = await caller(request)
-    gateway = request.app.state.ogc.gateway
     with translate_db_errors():
-        layer = (await asyncio.to_thread(gateway.catalog)).get(LAYER_ID)
-    if layer is None or not visible(layer, who):
+        layers = await asyncio.to_thread(request.app.state.ogc.gateway.visible_layers, who)
+    if LAYER_ID not in layers:
         raise NotFoundError("Không có báo cáo biến động / no change reports (unknown, or not visible to "
                             f"{who.label})")
     return who

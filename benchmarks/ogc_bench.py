@@ -49,7 +49,6 @@ import math
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +68,7 @@ from sdi.access import add_key  # noqa: E402
 from sdi.bootstrap import prepare_database  # noqa: E402
 from sdi.cluster import Cluster, create_database, drop_database  # noqa: E402
 from sdi.settings import Settings  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 DB_NAME = "sdi_ogcbench"
 PEERS_VENV = WORK / "peers-venv"
@@ -162,12 +162,6 @@ def pick_tiles(engine, z: int, n: int) -> list[tuple[int, int, int]]:
 
 
 # --- servers ---------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass
 class Server(ServerProcess):

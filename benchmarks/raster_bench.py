@@ -45,7 +45,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -76,6 +75,7 @@ from sdi.access import add_key  # noqa: E402
 from sdi.bootstrap import prepare_database  # noqa: E402
 from sdi.cluster import Cluster, create_database, drop_database  # noqa: E402
 from sdi.settings import Settings  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from uav_ingest import cog as ingest_cog  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work"
@@ -263,12 +263,6 @@ def pick_tiles(cog: Path, per_zoom: int, seed: int = 11) -> list[tuple[int, int,
         chosen += [(t.z, t.x, t.y) for t in pool[:per_zoom]]
     rnd.shuffle(chosen)
     return chosen
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

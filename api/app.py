@@ -16,15 +16,15 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
-from api.callers import visible_catalog
 from api.change_reports import router as change_reports_router
-from api.errors import add_exception_handlers
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
 from api.qgis import router as qgis_router
 from api.stac import router as stac_router
 from api.webmap import router as webmap_router
-from layers.catalog import Layer, get_layer
+from layers.catalog import get_layer, load_catalog
+from sdi import problems
+from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
 from sdi.errors import DatabaseError
 from sdi.settings import Settings
@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.settings = settings
-        gateway.bind(settings, engine)
+        app.state.door = Door(engine, load_catalog)  # who is calling, and the catalogue, for every route
+        gateway.bind(settings, engine, app.state.door)
         yield
         engine.dispose()
 
@@ -57,9 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
     gateway = LazyGateway()
-    app.state.ogc = gateway  # .gateway: the OGCGateway, bound at start-up (identify, visible_layers)
+    app.state.ogc = gateway  # .gateway: the OGCGateway (pygeoapi's views and services), bound at start-up
     app.mount(OGC_PATH, gateway, name="ogc")
-    add_exception_handlers(app)
+    problems.install(app)
     _routes(app)
     app.include_router(qgis_router)
     app.include_router(stac_router)
@@ -74,9 +75,6 @@ def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-
-
-VisibleCatalog = Annotated[dict[str, Layer], Depends(visible_catalog)]
 
 
 def _routes(app: FastAPI) -> None:

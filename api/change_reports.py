@@ -25,13 +25,15 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from api.callers import caller
+from change.export import read_events
+from change.report import _slug, chips_for, list_runs, prepare, sources, version
 from sdi.access import Principal
+from sdi.callers import caller, visible_catalog
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
 from sdi.settings import Settings
@@ -50,8 +52,7 @@ PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "X-API-Key, Authorizati
 async def _reader(request: Request) -> Principal:
     """The caller, if they may read change events; otherwise the reports do not exist for them."""
     who = await caller(request)
-    with translate_db_errors():
-        layers = await asyncio.to_thread(request.app.state.ogc.gateway.visible_layers, who)
+    layers = await visible_catalog(request, who)
     if LAYER_ID not in layers:
         raise NotFoundError("Không có báo cáo biến động / no change reports (unknown, or not visible to "
                             f"{who.label})")
@@ -64,8 +65,6 @@ def _base(request: Request) -> str:
 
 
 def _links(base: str, before: str, after: str, title: str, **query: str) -> list[dict]:
-    from urllib.parse import quote
-
     href = f"{base}/{quote(before, safe='')}/{quote(after, safe='')}"
     return [{"rel": "alternate" if f == "pdf" else "describedby", "type": MEDIA[f].split(";")[0],
              "title": f"{title} ({f.upper()})", "href": f"{href}?{urlencode({**query, 'f': f})}"}
@@ -76,8 +75,6 @@ def _links(base: str, before: str, after: str, title: str, **query: str) -> list
 async def runs(request: Request) -> JSONResponse:
     """Các đợt phát hiện biến động và báo cáo / the change detection runs and their reports."""
     await _reader(request)
-    from change.report import list_runs
-
     with translate_db_errors():
         found = await asyncio.to_thread(list_runs, request.app.state.engine)
     base = _base(request)
@@ -120,8 +117,6 @@ async def report(request: Request, before: str, after: str,
 
 
 def _filename(before: str, after: str, commune: str | None, owner: str | None) -> str:
-    from change.report import _slug
-
     return "bao-cao-bien-dong-" + _slug("-".join(x for x in (commune, owner, after) if x))
 
 
@@ -132,9 +127,6 @@ def cache_dir(settings: Settings) -> Path:
 def _cached(engine, settings: Settings, who: Principal, before: str, after: str,  # noqa: ANN001
             commune: str | None, owner: str | None, fmt: str) -> tuple[Path, str]:
     """The report's file (rendered now if the events changed since it was last), and its ETag."""
-    from change.export import read_events
-    from change.report import chips_for, prepare, sources, version
-
     count, digest = version(engine, before, after, commune=commune, owner=owner)
     if count == 0:
         what = f"xã / commune {commune!r}" if commune else f"chủ rừng / owner {owner!r}" if owner else "đợt / run"

@@ -37,10 +37,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.ogc.config import OGC_PATH
-from api.ogc.gateway import invalid_key
 from layers.catalog import Layer
+from rasters.items import RasterRef, visible_items
 from sdi.access import Principal
-from tiles.store import RasterRef, visible_items
+from sdi.callers import Caller, VisibleCatalog
 
 router = APIRouter(tags=["QGIS"])
 
@@ -109,13 +109,8 @@ AuthCfg = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{7}$", description=(
 
 @router.get("/qgis/project.qgs", response_class=Response,
             responses={200: {"content": {MEDIA_TYPE: {}}, "description": "QGIS project (.qgs)"}})
-async def qgis_project(request: Request, authcfg: AuthCfg = None) -> Response:
+async def qgis_project(request: Request, who: Caller, layers: VisibleCatalog, authcfg: AuthCfg = None) -> Response:
     """Dự án QGIS / a QGIS project of every layer the caller may see (OGC API – Features, vector tiles)."""
-    gateway = request.app.state.ogc.gateway
-    who = await gateway.identify(request)
-    if who is None:
-        return invalid_key(request.url.path)
-    layers = await asyncio.to_thread(gateway.visible_layers, who)
     settings = request.app.state.settings
     rasters = await asyncio.to_thread(visible_items, request.app.state.engine, settings, who)
     auth = None if who.anonymous else (authcfg or DEFAULT_AUTHCFG)

@@ -1,6 +1,6 @@
 """STAC API at ``/stac``: core, collections, OGC API – Features and item search, plus uploads.
 
-Hand-written over ``uav_ingest.catalog`` rather than stac-fastapi: the items are already STAC
+Hand-written over ``rasters.catalog`` rather than stac-fastapi: the items are already STAC
 JSON in ``raster_items.stac``, the access rule must filter every list, and stac-fastapi-pgstac
 would bring its own schema (pgstac) beside ours. Only ``ready`` items are served. A collection
 the caller may not see is absent from every list and search, and its paths answer 404.
@@ -25,15 +25,17 @@ import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.callers import caller
-from api.errors import problem
-from layers.catalog import read_agencies
+from rasters import catalog
+from rasters.errors import ForbiddenError
+from rasters.store import open_store
 from sdi.access import Principal, can_edit
+from sdi.agencies import read_agencies
+from sdi.callers import caller
 from sdi.crs import LANG_SON_AOI
 from sdi.errors import InvalidCredentialsError, InvalidInputError, NotFoundError
 from sdi.models import RasterCollection
-from uav_ingest import catalog
-from uav_ingest.errors import ForbiddenError, RasterRejected
+from uav_ingest import upload as streaming
+from uav_ingest.ingest import ingest_file, parse_when
 
 router = APIRouter(prefix="/stac", tags=["STAC"])
 
@@ -340,15 +342,11 @@ async def search_post(request: Request) -> JSONResponse:
 async def upload(collection_id: str, request: Request) -> JSONResponse:
     """Tải ảnh lên / upload a GeoTIFF (multipart ``file`` or raw body; ``datetime`` and ``platform``
     as form fields or query parameters); staff of the owning agency only."""
-    from uav_ingest import upload as streaming
-    from uav_ingest.ingest import ingest_file, parse_when
-    from uav_ingest.store import open_store
-
     who = await caller(request)
     row = await _collection(request, who, collection_id)
     if who.anonymous:
         raise InvalidCredentialsError("Cần khoá API của cơ quan sở hữu / an API key of the owning agency is needed")
-    if not can_edit(row, who):  # type: ignore[arg-type]  # same fields as a layer
+    if not can_edit(row, who):
         raise ForbiddenError(f"Chỉ cán bộ của cơ quan sở hữu ({row.owner}) được tải ảnh lên / only staff of the "
                              f"owning agency ({row.owner}) may add items to {collection_id!r}")
     settings = request.app.state.settings
@@ -370,8 +368,6 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
         if getattr(state, "raster_ingest_limiter", None) is None:
             state.raster_ingest_limiter = anyio.CapacityLimiter(1)
         result = await anyio.to_thread.run_sync(job, limiter=state.raster_ingest_limiter)
-    except RasterRejected as exc:
-        return problem(exc.status, exc.title, exc.detail, request, code=exc.code)
     finally:
         staged.unlink(missing_ok=True)
     base = _base(request)

@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, text
 
-from api.callers import visible_catalog
+from sdi.callers import VisibleCatalog
 from sdi.errors import NotFoundError
 from sdi.text import fold, search_terms
 
@@ -68,9 +68,8 @@ def asset_version() -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def webmap(request: Request) -> HTMLResponse:
+async def webmap(request: Request, layers: VisibleCatalog) -> HTMLResponse:
     """Bản đồ / the web map (the layers listed are those the caller may see)."""
-    layers = await visible_catalog(request)
     dumped = [layer.model_dump(mode="json", exclude={"aliases", "required"}) for layer in layers.values()]
     # inside <script type="application/json">: "</" must not end the element
     layers_json = json.dumps(dumped, ensure_ascii=False).replace("</", "<\\/")
@@ -146,9 +145,8 @@ def _geojson(engine: Engine, sql: str, id_column: str | None = None) -> bytes:
 
 
 @router.get("/webmap/features/{layer_id}")
-async def features(layer_id: str, request: Request) -> Response:
+async def features(layer_id: str, request: Request, layers: VisibleCatalog) -> Response:
     """A small public or internal layer whole (simplified geometry, every attribute) for the map."""
-    layers = await visible_catalog(request)
     layer = layers.get(layer_id)
     if layer is None or layer.access_level == "restricted" or layer.feature_count > SMALL_LAYER \
             or not layer.geometry:
@@ -174,9 +172,9 @@ def _label_points(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue
 
 
 @router.get("/webmap/labels/{layer_id}")
-async def labels(layer_id: str, request: Request) -> Response:
+async def labels(layer_id: str, request: Request, layers: VisibleCatalog) -> Response:
     """One label point inside each feature of a polygon layer (commune names), for the caller's layers."""
-    layer = (await visible_catalog(request)).get(layer_id)
+    layer = layers.get(layer_id)
     if layer is None or layer_id not in LABELLED or layer.access_level == "restricted":
         raise NotFoundError(f"Không có nhãn / no labels for {layer_id!r} for this caller")
     body = await asyncio.to_thread(_label_points, request.app.state.engine, layer)
@@ -206,13 +204,12 @@ def _rows(engine: Engine, layer_id: str, table: str, key: str, last_updated: str
 
 
 @router.get("/webmap/search")
-async def search(request: Request, q: str = Query("", max_length=200),
+async def search(request: Request, layers: VisibleCatalog, q: str = Query("", max_length=200),
                  limit: int = Query(20, ge=1, le=100)) -> JSONResponse:
     """Tìm địa danh / place names, with or without diacritics, in the layers the caller may see."""
     terms = search_terms(q)
     if not terms:
         return JSONResponse({"query": q, "results": []})
-    layers = await visible_catalog(request)
     engine = request.app.state.engine
     found: list[tuple[int, dict]] = []
     for layer_id in SEARCHED:

@@ -217,8 +217,8 @@ def describe_cog(path: Path) -> str:
 def ingest_steps(src: Path, cog: Path) -> dict[str, float]:
     """The steps of ``sdi ingest`` other than the COG conversion, timed again in this process on the
     same files (what the ingest adds to a bare ``rio cogeo create``)."""
+    from rasters.store import file_sha256
     from uav_ingest import footprint, item, stats
-    from uav_ingest.store import file_sha256
 
     steps: dict[str, float] = {}
     for name, call in (("checksum source", lambda: file_sha256(src)),

@@ -59,7 +59,7 @@ from skimage.filters import apply_hysteresis_threshold, threshold_otsu
 from skimage.morphology import disk, remove_small_holes
 
 from change.errors import ChangeInputError
-from uav_ingest.bands import common_name
+from rasters.bands import common_name
 
 AREA_EPSG = 9215
 #: default minimum mapping units (ha): UAV (GSD < 1 m) and satellite
@@ -74,7 +74,7 @@ class Source:
     location: str
     roles: dict[str, int]
     datetime: object = None
-    env: tuple[tuple[str, Any], ...] = ()  # rasterio.Env options (tiles.store.gdal_env)
+    env: tuple[tuple[str, Any], ...] = ()  # rasterio.Env options (rasters.items.gdal_env)
     #: divisor to reflectance (0–1); None: from the data type (uint8 → 255, uint16 → 10000)
     scale: float | None = None
     #: lon/lat bounds of the valid data, when known (registered items)

@@ -22,7 +22,11 @@ import shapely
 from PIL import Image
 from pyproj import Transformer
 
-from change.export import STATUS_VI, TYPE_VI
+from change.export import STATUS_VI, TYPE_VI, read_events
+from change.run import OPERATOR
+from rasters.bands import roles
+from rasters.environment import gdal_env
+from rasters.items import OutsideStoreError, find_item
 from sdi.access import Principal
 from sdi.settings import Settings
 
@@ -194,8 +198,6 @@ def chips_for(frame: gpd.GeoDataFrame, sources: dict[str, tuple[str, dict[str, i
               settings: Settings) -> dict[str, Chip]:
     """Before/after chips of each event from ``sources`` (item id → COG location and band roles), read
     inside the store's GDAL environment (an S3 store: its endpoint and keys)."""
-    from tiles.store import gdal_env
-
     out = {}
     with rasterio.Env(**gdal_env(settings)):
         for r in frame.itertuples():
@@ -216,7 +218,6 @@ def _slug(text: str) -> str:
 @dataclass
 class Report:
     """One report: the events of a run (or all runs), of a commune or a forest owner, ready to render."""
-
     frame: gpd.GeoDataFrame
     title_vi: str
     title_en: str
@@ -232,9 +233,6 @@ class Report:
 
 def sources(engine, settings, items: set[str], who: Principal) -> dict[str, tuple[str, dict[str, int]]]:  # noqa: ANN001
     """The COG location and band roles of each item ``who`` may see (the others get no chips)."""
-    from tiles.bands import roles
-    from tiles.store import OutsideStoreError, find_item, gdal_env
-
     out = {}
     for item in sorted(items):
         try:
@@ -271,8 +269,6 @@ def prepare(engine, settings, frame: gpd.GeoDataFrame, *, commune: str | None = 
             chips: dict[str, Chip] | None = None) -> Report:
     """The report of ``frame`` (already filtered to the commune or owner); chips from the items ``who``
     may see (the command line's operator by default), unless given."""
-    from change.run import OPERATOR
-
     if chips is None:
         found = sources(engine, settings, set(frame.before_item) | set(frame.after_item), who or OPERATOR)
         chips = chips_for(frame, found, settings)
@@ -283,9 +279,6 @@ def prepare(engine, settings, frame: gpd.GeoDataFrame, *, commune: str | None = 
 
 def write_reports(engine, settings, out_dir: Path, *, after_item: str | None = None) -> list[Path]:  # noqa: ANN001
     """One HTML + PDF report per commune and per forest owner of the events (of ``after_item``'s run)."""
-    from change.export import read_events
-    from change.run import OPERATOR
-
     frame = read_events(engine, after_item=after_item)
     out_dir.mkdir(parents=True, exist_ok=True)
     chips = chips_for(frame, sources(engine, settings, set(frame.before_item) | set(frame.after_item), OPERATOR),

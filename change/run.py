@@ -28,6 +28,11 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from change.detect import Params, Result, Source, detect
 from change.errors import ChangeInputError, DaskUnavailableError
+from layers.catalog import get_layer, load_catalog
+from layers.loader import load_frame
+from rasters.bands import roles
+from rasters.environment import gdal_env
+from rasters.items import OutsideStoreError, find_item
 from sdi.access import Principal
 from sdi.errors import NotFoundError
 from sdi.settings import Settings
@@ -56,9 +61,6 @@ class Run:
 
 def source_for(engine: Engine, settings: Settings, item_id: str, who: Principal) -> Source:
     """The item as a detection input; an unknown item and one the caller may not see look the same."""
-    from tiles.bands import roles
-    from tiles.store import OutsideStoreError, find_item, gdal_env
-
     try:
         ref = find_item(engine, settings, item_id, who)
     except OutsideStoreError:
@@ -192,9 +194,6 @@ def run(engine: Engine, settings: Settings, before_id: str, after_id: str, param
     """Detect change between two items and (unless ``write`` is False) store the events, replacing the
     earlier run of the pair. Windows go to ``executor``, else to the Dask cluster at ``scheduler`` (default
     ``settings.dask_scheduler``), else to local threads."""
-    from layers.catalog import get_layer, load_catalog
-    from layers.loader import load_frame
-
     before = source_for(engine, settings, before_id, who)
     after = source_for(engine, settings, after_id, who)
     check_pair(before, after)

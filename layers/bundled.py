@@ -18,8 +18,10 @@ import shapely
 import yaml
 from sqlalchemy import Engine, select
 
+from layers import forest_sample
 from layers.catalog import Layer, load_catalog
 from layers.loader import load_frame
+from layers.pilot_sites import resolve_pilot_sites
 from layers.quality import ValidationReport
 from sdi.models import LoadRecord
 from sdi.settings import Settings
@@ -109,14 +111,10 @@ def _points_from_yaml(name: str) -> Callable[[Path, Settings], gpd.GeoDataFrame]
 
 
 def _pilot_sites(data: Path, settings: Settings) -> gpd.GeoDataFrame:
-    from layers.pilot_sites import resolve_pilot_sites
-
     return resolve_pilot_sites(data)
 
 
 def _forest_plots(data: Path, settings: Settings) -> gpd.GeoDataFrame:
-    from layers import forest_sample
-
     return forest_sample.generate_forest_plots(
         **forest_sample.load_inputs(data), target=settings.forest_sample_target,
         seed=settings.forest_sample_seed,

@@ -18,11 +18,11 @@ from sqlalchemy import Connection, Engine, Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from sdi.agencies import read_agencies
 from sdi.errors import NotFoundError
 from sdi.models import Base, LayerRecord
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
-AGENCIES_FILE = Path(__file__).with_name("agencies.yaml")
 
 AccessLevel = Literal["public", "internal", "restricted"]
 UpdateFrequency = Literal[
@@ -82,19 +82,6 @@ class Layer(LayerSpec):
     def writable_columns(self) -> list[str]:
         """Columns a load may write: all but generated ones."""
         return [c.name for c in self.sa_table.columns if c.computed is None]
-
-
-class Agency(BaseModel):
-    """An agency that owns layers and holds API keys."""
-
-    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
-    name_vi: str
-    name_en: str
-
-
-def read_agencies(path: Path = AGENCIES_FILE) -> dict[str, Agency]:
-    """The agencies of ``agencies.yaml`` by code."""
-    return {a.code: a for a in (Agency.model_validate(e) for e in yaml.safe_load(path.read_text(encoding="utf-8")))}
 
 
 def read_specs(path: Path = CATALOG_FILE) -> dict[str, LayerSpec]:

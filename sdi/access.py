@@ -24,18 +24,26 @@ import hmac
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cachetools import TTLCache
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sdi.agencies import read_agencies
 from sdi.errors import InvalidInputError, NotFoundError
 from sdi.models import ROLES, ApiKey
 
-if TYPE_CHECKING:
-    from layers.catalog import LayerSpec
+
+class Protected(Protocol):
+    """What the rule needs of anything it guards: a layer, a raster collection."""
+
+    @property
+    def access_level(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class Principal:
 ANONYMOUS = Principal()
 
 
-def visible(layer: LayerSpec, who: Principal) -> bool:
+def visible(layer: Protected, who: Principal) -> bool:
     """May ``who`` know that ``layer`` exists and read it?"""
     if layer.access_level == "public":
         return True
@@ -70,7 +78,7 @@ def visible(layer: LayerSpec, who: Principal) -> bool:
     return who.role in ("admin", "border") or who.agency == layer.owner
 
 
-def can_edit(layer: LayerSpec, who: Principal) -> bool:
+def can_edit(layer: Protected, who: Principal) -> bool:
     """May ``who`` create, replace, update and delete features of ``layer``?"""
     if who.anonymous or not visible(layer, who):
         return False
@@ -117,7 +125,7 @@ def authenticate(engine: Engine, key: str | None) -> Principal | None:
 
 
 #: How long a checked key is trusted without asking the database again: a revoked key stops
-#: working within this time (the catalogue is re-checked at the same pace, see api.ogc.gateway).
+#: working within this time (the catalogue is re-checked at the same pace, see sdi.callers).
 KEY_TTL_S = 1.0
 
 
@@ -150,8 +158,6 @@ class KeyCache:
 
 def add_key(engine: Engine, name: str, agency: str, role: str = "agency") -> str:
     """Create a key and return it; it is shown once and only its digest is kept."""
-    from layers.catalog import read_agencies
-
     agencies = read_agencies()
     if agency not in agencies:
         raise InvalidInputError(f"Cơ quan không rõ / unknown agency {agency!r}; known: {', '.join(sorted(agencies))}")

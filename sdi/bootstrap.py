@@ -8,11 +8,11 @@ from sqlalchemy import Engine
 
 from layers.catalog import read_specs, sync_catalog
 from layers.quality import ValidationReport
+from rasters.collections import sync_collections
 from sdi import migrate
 from sdi.cluster import Cluster
 from sdi.database import make_engine, translate_db_errors
 from sdi.settings import Settings
-from uav_ingest.collections import sync_collections
 
 logger = logging.getLogger(__name__)
 

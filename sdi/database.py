@@ -10,6 +10,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sdi.cluster import Cluster
 from sdi.errors import DatabaseError, InvalidInputError
 from sdi.settings import Settings
 
@@ -20,7 +21,6 @@ def database_url(settings: Settings) -> str:
     """The SQLAlchemy URL: ``SDI_DATABASE_URL`` or the embedded cluster's."""
     if settings.database_url is not None:
         return settings.database_url
-    from sdi.cluster import Cluster
 
     return Cluster(settings).info().url()
 

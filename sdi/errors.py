@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the HTTP status and title that ``api.errors`` maps it to."""
+"""Domain errors. Each carries the HTTP status and title that ``sdi.problems`` maps it to."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ class LayerRecord(Base):
     abstract_vi: Mapped[str] = mapped_column(Text)
     abstract_en: Mapped[str] = mapped_column(Text)
     keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=_EMPTY)
-    #: code of the owning agency (``layers/agencies.yaml``): its staff may edit the layer.
+    #: code of the owning agency (``sdi/agencies.yaml``): its staff may edit the layer.
     owner: Mapped[str] = mapped_column(String(32), server_default="")
     owner_agency: Mapped[str] = mapped_column(Text)
     owner_agency_en: Mapped[str] = mapped_column(Text)

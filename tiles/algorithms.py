@@ -3,7 +3,7 @@
 Each is a ``titiler.core`` ``BaseAlgorithm`` (so it shows in TiTiler's algorithm metadata and
 works on tiles, previews, crops, statistics and mosaics alike) that receives the bands it
 needs *in a fixed order*; ``tiles.params`` picks those bands from the item's band roles
-(``tiles.bands``), or the caller gives them with ``bidx``. Any other formula is a band-math
+(``rasters.bands``), or the caller gives them with ``bidx``. Any other formula is a band-math
 ``expression`` (rio-tiler's, checked against a whitelist before numexpr sees it).
 
 - **NDVI** = (NIR − Red) / (NIR + Red), bands ``[red, nir]`` (multispectral, Sentinel-2).

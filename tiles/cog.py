@@ -18,11 +18,12 @@ from urllib.parse import urlparse
 from fastapi import Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from rasters.environment import s3_client
+from rasters.items import RasterRef
+from rasters.store import COG_MEDIA_TYPE
 from sdi.errors import NotFoundError
 from sdi.settings import Settings
 from tiles.params import raster_item
-from tiles.store import RasterRef
-from uav_ingest.store import COG_MEDIA_TYPE, s3_client
 
 PRESIGN_SECONDS = 900
 

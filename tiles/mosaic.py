@@ -22,12 +22,13 @@ from rio_tiler.constants import WGS84_CRS
 from rio_tiler.mosaic.backend import BaseBackend
 from titiler.core.dependencies import BidxExprParams
 
+from rasters import items as catalogue
+from rasters.items import COLLECTION_ID_PATTERN, CollectionRef, RasterRef
+from sdi.callers import caller
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
-from tiles import store
-from tiles.params import Bidx, Expression, check_layer, gdal_env, is_image, preset_of, principal
+from tiles.params import Bidx, Expression, check_layer, gdal_env, is_image, preset_of
 from tiles.reader import transform_bounds
-from tiles.store import COLLECTION_ID_PATTERN, CollectionRef, RasterRef
 
 #: At most this many items are mosaicked (the newest); a wider date range is a 400.
 MAX_ITEMS = 100
@@ -86,15 +87,15 @@ Datetime = Annotated[str | None, Query(max_length=100, description=(
 async def mosaic_source(request: Request, collection_id: Annotated[str, Path(pattern=COLLECTION_ID_PATTERN)],
                         datetime: Datetime = None) -> MosaicSource:
     """TiTiler's ``path_dependency`` for mosaics: the visible collection's ready items of the range."""
-    who = await principal(request)
+    who = await caller(request)
     start, end = parse_datetime(datetime)
     app = request.app.state
     with translate_db_errors():
-        collection = await asyncio.to_thread(store.find_collection, app.engine, collection_id, who)
+        collection = await asyncio.to_thread(catalogue.find_collection, app.engine, collection_id, who)
         if collection is None:
             raise NotFoundError(f"Không có bộ ảnh / no raster collection {collection_id!r}")
         request.state.raster_collection = collection
-        items = await asyncio.to_thread(store.items_of, app.engine, app.settings, collection, start, end)
+        items = await asyncio.to_thread(catalogue.items_of, app.engine, app.settings, collection, start, end)
     if not items:
         raise NotFoundError(f"Bộ ảnh {collection_id!r} không có ảnh trong khoảng ngày này / no ready item in "
                             f"{collection_id!r} for datetime={datetime or '..'}")

@@ -21,12 +21,13 @@ from rio_tiler.expression import parse_expression
 from titiler.core.dependencies import BidxExprParams, ColorMapParams, ImageRenderingParams
 from titiler.core.dependencies import PartFeatureParams as _PartFeatureParams
 
+from rasters import bands, environment, items
+from rasters.items import ITEM_ID_PATTERN, RasterRef
 from sdi.access import visible
+from sdi.callers import caller
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
-from tiles import bands, store
 from tiles.algorithms import PRESETS, Preset
-from tiles.store import ITEM_ID_PATTERN, RasterRef
 
 #: Largest tile edge, image edge and query ``max_size`` a caller may ask for (pixels).
 MAX_TILESIZE = 1024
@@ -39,21 +40,8 @@ DEFAULT_PART_SIZE = 2048
 FORBIDDEN_PARAMS = ("url", "path", "src", "src_path", "file", "filename", "href")
 
 
-class Unauthenticated(Exception):
-    """A wrong or revoked key (answered 401 with ``WWW-Authenticate``)."""
-
-
 def _not_found(item_id: str) -> NotFoundError:
     return NotFoundError(f"Không có ảnh / no raster item {item_id!r}")
-
-
-async def principal(request: Request):  # noqa: ANN201 - Principal
-    """The caller (the same key handling as the OGC API); a bad key stops here."""
-    who = await request.app.state.ogc.gateway.identify(request)
-    if who is None:
-        raise Unauthenticated()
-    request.state.principal = who
-    return who
 
 
 async def raster_item(request: Request, item_id: Annotated[str, Path(pattern=ITEM_ID_PATTERN, max_length=127,
@@ -61,16 +49,16 @@ async def raster_item(request: Request, item_id: Annotated[str, Path(pattern=ITE
                       ) -> RasterRef:
     """The ready item ``item_id`` of a collection the caller may see; 404 otherwise (hidden and
     unknown items are indistinguishable)."""
-    who = await principal(request)
+    who = await caller(request)
     app = request.app.state
     try:
-        ref = store.cached_item(app.engine, app.settings, item_id)  # read within the last second
+        ref = items.cached_item(app.engine, app.settings, item_id)  # read within the last second
         if ref is not None:
-            ref = ref if visible(ref.collection, who) else None  # type: ignore[arg-type]  # quacks like a layer
+            ref = ref if visible(ref.collection, who) else None
         else:
             with translate_db_errors():
-                ref = await asyncio.to_thread(store.find_item, app.engine, app.settings, item_id, who)
-    except store.OutsideStoreError as exc:
+                ref = await asyncio.to_thread(items.find_item, app.engine, app.settings, item_id, who)
+    except items.OutsideStoreError as exc:
         raise _not_found(item_id) from exc
     if ref is None:
         raise _not_found(item_id)
@@ -97,7 +85,7 @@ def item_path(ref: Annotated[RasterRef, Depends(raster_item)]) -> StoredPath:
 
 def gdal_env(request: Request) -> dict:
     """TiTiler's ``environment_dependency``: what GDAL needs to read the store (S3 settings)."""
-    return store.gdal_env(request.app.state.settings)
+    return environment.gdal_env(request.app.state.settings)
 
 
 def guard(request: Request) -> None:

@@ -2,10 +2,9 @@
 
 TiTiler's factories build plain FastAPI routes; this ``APIRoute`` wraps each handler so that
 
-- rio-tiler's and rasterio's errors become ``application/problem+json`` with a precise 4xx
-  (a tile outside the raster is a **404**, a bad band or expression a 400) and never a stack
-  trace (TiTiler installs app-wide handlers for this, with its own JSON; ours stay in ``/rasters``);
-- a wrong key is a 401 with ``WWW-Authenticate``, as at the OGC API;
+- every error is answered from the one error table (``sdi.problems``: a tile outside the raster
+  is a **404**, a bad band or expression a 400, a wrong key a 401 with ``WWW-Authenticate``,
+  never a stack trace), after its status is written to the audit log when it must be;
 - every read of a *restricted* collection is written to ``access_log`` before the response
   leaves (the rule of the vector layers);
 - a request body (a GeoJSON crop) is counted as it streams in and refused past the limit.
@@ -19,61 +18,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from rasterio.errors import CRSError, RasterioError, RasterioIOError
-from rio_tiler import errors as rte
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
 
-from api.errors import problem
-from api.ogc.gateway import invalid_key
-from sdi.errors import SDIError
+from sdi import problems
 from sdi.models import AccessLogEntry
-from tiles.params import Unauthenticated
 
 logger = logging.getLogger(__name__)
-
-NOT_FOUND = "Không tìm thấy / Not found"
-BAD_REQUEST = "Yêu cầu không hợp lệ / Bad request"
-
-#: rio-tiler errors that mean "nothing there" (404) or "bad request" (400).
-OUTSIDE = (rte.TileOutsideBounds, rte.PointOutsideBounds, rte.EmptyMosaicError, rte.NoAssetFoundError)
-BAD = (rte.InvalidExpression, rte.InvalidBandName, rte.MissingBands, rte.InvalidFormat, rte.InvalidColorFormat,
-       rte.InvalidColorMapName, rte.InvalidBufferSize, rte.InvalidBounds, rte.InvalidGeographicBounds,
-       rte.InvalidMosaicMethod, rte.MaxArraySizeError, rte.InvalidPointDataError, CRSError)
-
-
-def _status(exc: BaseException) -> int:
-    if isinstance(exc, SDIError):
-        return exc.status
-    if isinstance(exc, HTTPException):
-        return exc.status_code
-    if isinstance(exc, RequestValidationError | Unauthenticated):
-        return 400 if isinstance(exc, RequestValidationError) else 401
-    if isinstance(exc, OUTSIDE):
-        return 404
-    if isinstance(exc, BAD):
-        return 400
-    return 500
-
-
-def error_response(exc: BaseException, request: Request) -> Response | None:
-    """The problem+json answer to ``exc``; None for errors the application's handlers answer."""
-    path = request.url.path
-    if isinstance(exc, Unauthenticated):
-        return invalid_key(path)
-    if isinstance(exc, SDIError | HTTPException | RequestValidationError):
-        return None
-    if isinstance(exc, OUTSIDE):
-        return problem(404, NOT_FOUND, f"Ngoài phạm vi ảnh / outside the raster: {exc}", request)
-    if isinstance(exc, BAD):
-        return problem(400, BAD_REQUEST, f"{exc}", request)
-    if isinstance(exc, RasterioIOError | RasterioError):
-        logger.error("raster read failed on %s", path, exc_info=exc)
-        return problem(500, "Lỗi hệ thống / Internal error",
-                       "Không đọc được tệp ảnh / the raster file could not be read; see the server log", request)
-    return None
 
 
 class RasterRoute(APIRoute):
@@ -90,11 +41,8 @@ class RasterRoute(APIRoute):
             try:
                 response = await handler(request)
             except Exception as exc:  # noqa: BLE001 - mapped, logged or re-raised below
-                await _audit(request, _status(exc))
-                answer = error_response(exc, request)
-                if answer is None:
-                    raise
-                return answer
+                await _audit(request, problems.status_of(exc))
+                return problems.answer(exc, request.url.path)
             await _audit(request, response.status_code)
             _cache_headers(request, response)
             return response
@@ -109,7 +57,7 @@ async def _limit_body(request: Request) -> Response | None:
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            return problem(413, "Yêu cầu quá lớn / Request too large", f"Tối đa / at most {limit} bytes", request)
+            return problems.problem(413, problems.TITLES[413], f"Tối đa / at most {limit} bytes", request)
         chunks.append(chunk)
     request._body = b"".join(chunks)  # Starlette's own cache of the body, which FastAPI reads next
     return None

@@ -28,7 +28,7 @@ from rasterio.errors import RasterioError
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
 
-from uav_ingest.errors import RasterRejected
+from rasters.errors import RasterRejected
 from uav_ingest.validate import SourceInfo
 
 BLOCK_SIZE = 512

@@ -22,28 +22,29 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import shapely
 from geoalchemy2.shape import from_shape
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
 from layers.province import province_area
+from rasters.collections import band_names, get_collection
+from rasters.errors import RasterRejected
+from rasters.store import LocalStore, S3Store, clear_tmp, file_sha256, open_store
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError
 from sdi.models import RasterItem
 from sdi.settings import Settings
 from uav_ingest import cog, footprint, item, stats, validate
-from uav_ingest.collections import band_names, get_collection
-from uav_ingest.errors import RasterRejected
 from uav_ingest.progress import Quiet, Steps
-from uav_ingest.store import LocalStore, S3Store, clear_tmp, file_sha256, open_store
+from uav_ingest.registry import advisory_lock, lock_key
+from uav_ingest.repair import resolve_existing
 
 logger = logging.getLogger(__name__)
 
@@ -81,23 +82,6 @@ def parse_when(text: str) -> dt.datetime:
         raise InvalidInputError(f"Thời điểm không hợp lệ / invalid datetime {text!r}: use ISO 8601, "
                                 "e.g. 2026-03-15T09:30:00+07:00 or 2026-03-15") from exc
     return when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
-
-
-def lock_key(sha256: str) -> int:
-    """The advisory-lock key of a file (48 bits of its checksum; also in its work folder's name)."""
-    return int(sha256[:12], 16)
-
-
-@contextmanager
-def advisory_lock(engine: Engine, key: int) -> Iterator[bool]:
-    """Hold ``pg_advisory_lock(key)`` for the block if it is free; yields whether it was taken."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        got = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
-        try:
-            yield got
-        finally:
-            if got:
-                conn.execute(select(func.pg_advisory_unlock(key)))
 
 
 def ingest_file(path: Path, *, collection_id: str, when: dt.datetime, engine: Engine, settings: Settings,
@@ -193,8 +177,6 @@ class _Claim:
         return self.sha
 
     def _claim(self, sha: str) -> None:
-        from uav_ingest.repair import resolve_existing
-
         self.tried = True
         if not self.held.enter_context(advisory_lock(self.engine, lock_key(sha))):
             raise RasterRejected("busy", f"Tệp đang được nạp bởi tiến trình khác / {self.name} is being ingested "
@@ -317,8 +299,3 @@ def _outside(name: str, bounds: tuple[float, ...]) -> RasterRejected:
     box = ", ".join(f"{v:.4f}" for v in bounds)
     return RasterRejected("outside_province", f"Ảnh nằm ngoài tỉnh Lạng Sơn / {name} lies outside Lạng Sơn "
                           f"province (lon/lat bounds {box}): kiểm tra hệ tọa độ / check its CRS")
-
-
-def existing_item(engine: Engine, sha256: str) -> RasterItem | None:
-    with Session(engine, expire_on_commit=False) as session:
-        return session.scalar(select(RasterItem).where(RasterItem.source_sha256 == sha256))

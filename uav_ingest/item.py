@@ -22,7 +22,7 @@ from pystac.extensions.file import FileExtension
 from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import DataType, Histogram, RasterBand, RasterExtension, Statistics
 
-from uav_ingest.store import COG_MEDIA_TYPE
+from rasters.store import COG_MEDIA_TYPE
 from uav_ingest.validate import SourceInfo
 
 COG_URL = "/rasters/{item_id}/cog.tif"

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
+from rasters.errors import StoreError
+from rasters.store import LocalStore, S3Store, clear_tmp, file_sha256
 from sdi.models import RasterItem
-from uav_ingest.errors import StoreError
-from uav_ingest.ingest import advisory_lock, existing_item, lock_key
-from uav_ingest.store import LocalStore, S3Store, clear_tmp, file_sha256
+from uav_ingest.registry import advisory_lock, existing_item, lock_key
 
 logger = logging.getLogger(__name__)
 

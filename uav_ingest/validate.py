@@ -18,8 +18,8 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.warp import transform_bounds
 
-from uav_ingest.bands import band_common_names
-from uav_ingest.errors import RasterRejected
+from rasters.bands import band_common_names
+from rasters.errors import RasterRejected
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 #: leading bytes of files that arrive by mistake, to name them in the error

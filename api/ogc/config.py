@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from layers.catalog import Layer, read_agencies
+from layers.catalog import Layer
+from sdi.agencies import read_agencies
 from sdi.settings import Settings
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -92,7 +93,7 @@ def catalogue_resource(settings: Settings, database: str, visible: Iterable[str]
         "extents": {"spatial": {"bbox": [106.0, 21.3, 107.4, 22.5], "crs": CRS84}},
         "providers": [{
             "type": "record",
-            "name": "api.ogc.providers.CatalogueProvider",
+            "name": "api.ogc.records.CatalogueProvider",
             "data": database,
             "table": "layers",
             "id_field": "id",
@@ -112,7 +113,7 @@ def pygeoapi_config(catalog: dict[str, Layer], settings: Settings, database: str
     for layer_id in sorted(visible):
         resources[layer_id] = layer_resource(catalog[layer_id], settings, database, layer_id in editable)
     # OGC API – Processes: forest change detection (execution gated by the gateway: rangers, admins)
-    resources["forest-change"] = {"type": "process", "processor": {"name": "change.process.ForestChangeProcessor"}}
+    resources["forest-change"] = {"type": "process", "processor": {"name": "api.ogc.processes.ForestChangeProcessor"}}
     jobs = settings.state_dir / "pygeoapi" / "job-outputs"
     jobs.mkdir(parents=True, exist_ok=True)
     return {

@@ -1,16 +1,14 @@
-"""Mount point for the gateway, which needs the database: it is built in the app's lifespan."""
+"""Mount point for the gateway, which needs the database and the door: it is built in the app's lifespan."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
+from api.ogc.gateway import OGCGateway
+from layers.catalog import Layer
+from sdi.callers import Door
 from sdi.settings import Settings
-
-if TYPE_CHECKING:
-    from api.ogc.gateway import OGCGateway
 
 
 class LazyGateway:
@@ -19,10 +17,8 @@ class LazyGateway:
     def __init__(self) -> None:
         self.gateway: OGCGateway | None = None
 
-    def bind(self, settings: Settings, engine: Engine) -> None:
-        from api.ogc.gateway import OGCGateway
-
-        self.gateway = OGCGateway(settings, engine)
+    def bind(self, settings: Settings, engine: Engine, door: Door[Layer]) -> None:
+        self.gateway = OGCGateway(settings, engine, door)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.gateway is None:

@@ -8,13 +8,12 @@
   no simplification. Big layers get, below zoom ``DETAIL_ZOOM``, simplified geometry, no
   features smaller than a pixel and only a few properties (below ``OVERVIEW_ZOOM`` not even
   their ids), so low zooms stay fast and light.
-- ``CatalogueProvider``: OGC API – Records over the ``layers`` catalogue. pygeoapi's record
-  providers are TinyDB and Elasticsearch only; the catalogue lives in PostGIS and is a
-  dozen rows, so this one is written by hand and filters in Python.
+(The records catalogue's provider is in ``api.ogc.records``.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -34,7 +33,6 @@ from geoalchemy2.functions import (
     ST_Transform,
 )
 from pygeoapi.provider.base import (
-    BaseProvider,
     ProviderInvalidDataError,
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
@@ -43,13 +41,14 @@ from pygeoapi.provider.base import (
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
+from pygeofilter import ast, values
 from sqlalchemy import Date, DateTime, and_, delete, literal, select
 from sqlalchemy.orm import Session
 
-from api.ogc import runtime
-from layers.loader import IfExists
+from api.ogc import context
+from layers.catalog import refresh_stats
+from layers.loader import IfExists, load_frame
 from sdi.errors import SDIError, ValidationFailedError
-from sdi.text import fold, search_terms
 
 logger = logging.getLogger(__name__)
 
@@ -182,29 +181,25 @@ class FeatureProvider(PostgreSQLProvider):
         return True
 
     def delete(self, identifier: Any) -> bool:
-        layer = runtime.layer(self.sdi_layer)
+        layer = context.current().layer(self.sdi_layer)
         column = self.table_model.__table__.columns[self.id_field]
         try:
             identifier = column.type.python_type(identifier)
         except (TypeError, ValueError) as exc:
             raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}") from exc
-        engine = runtime.engine()
+        engine = context.current().engine
         with Session(engine) as session:
             deleted = session.execute(  # type: ignore[attr-defined]  # a CursorResult for DELETE
                 delete(self.table_model).where(column == identifier)).rowcount
             session.commit()
         if not deleted:
             raise ProviderItemNotFoundError(user_msg=f"Không có đối tượng / no such item: {identifier}")
-        from layers.catalog import refresh_stats
-
         with engine.begin() as conn:
             refresh_stats(conn, layer)
         return True
 
     def _write(self, item: str | bytes, identifier: Any, if_exists: IfExists) -> Any:
-        from layers.loader import load_frame
-
-        layer = runtime.layer(self.sdi_layer)
+        layer = context.current().layer(self.sdi_layer)
         try:
             feature = json.loads(item)
         except (TypeError, ValueError) as exc:
@@ -234,8 +229,9 @@ class FeatureProvider(PostgreSQLProvider):
         frame = gpd.GeoDataFrame([props], geometry=[geometry], crs="OGC:CRS84") if layer.has_geometry \
             else gpd.pd.DataFrame([props])
         try:
-            load_frame(frame, layer, engine=runtime.engine(), settings=runtime.settings(),
-                       source=f"OGC API ({runtime.caller_label()})", if_exists=if_exists)
+            services = context.current()
+            load_frame(frame, layer, engine=services.engine, settings=services.settings,
+                       source=f"OGC API ({context.caller_label()})", if_exists=if_exists)
         except ValidationFailedError as exc:
             errors = [i for i in exc.report.issues if i.severity == "error"]
             problems = "; ".join(f"{i.code}: {i.message}" for i in errors)
@@ -297,70 +293,9 @@ class TileProvider(MVTPostgreSQLProvider):
             return bytes(session.execute(select(ST_AsMVT(rows.table_valued(), layer))).scalar() or b"") or None
 
 
-class CatalogueProvider(BaseProvider):
-    """OGC API – Records over the layer catalogue (only the layers the caller may see)."""
-
-    def __init__(self, provider_def: dict) -> None:
-        super().__init__(provider_def)
-        self.visible = set(provider_def.get("sdi_visible", []))
-        self._fields = {
-            "type": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-            "keywords": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
-            "access_level": {"type": "string"}, "update_frequency": {"type": "string"},
-            "updated": {"type": "string", "format": "date-time"}, "license": {"type": "string"},
-        }
-
-    def get_fields(self) -> dict:
-        return self._fields
-
-    def _records(self) -> list[dict]:
-        catalog = runtime.catalog()
-        return [record(catalog[i]) for i in sorted(self.visible) if i in catalog]
-
-    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
-              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
-              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
-              filterq: Any = None, **kwargs: Any) -> dict:
-        if filterq is not None:
-            raise ProviderInvalidQueryError(user_msg="Danh mục chưa hỗ trợ filter; dùng q, bbox hoặc thuộc tính / "
-                                            "the catalogue supports q, bbox and property filters, not filter")
-        records = self._records()
-        if q:
-            terms = search_terms(q)
-            records = [r for r in records if all(t in fold(_text(r)) for t in terms)]
-        if bbox:
-            box = shapely.box(*bbox[:4])
-            records = [r for r in records if shapely.geometry.shape(r["geometry"]).intersects(box)]
-        for name, value in properties or []:
-            if name not in self._fields:
-                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {name}")
-            records = [r for r in records if str(r["properties"].get(name)) == str(value)]
-        for sort in reversed(sortby or []):
-            if sort["property"] not in self._fields:
-                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {sort['property']}")
-            prop = sort["property"]
-            records.sort(key=lambda r: str(r["properties"].get(prop) or ""), reverse=sort["order"] == "-")
-        matched = len(records)
-        page = [] if resulttype == "hits" else records[offset:offset + limit]
-        if skip_geometry:
-            page = [{**r, "geometry": None} for r in page]
-        return {"type": "FeatureCollection", "features": page, "numberMatched": matched,
-                "numberReturned": len(page)}
-
-    def get(self, identifier: str, **kwargs: Any) -> dict:
-        for r in self._records():
-            if r["id"] == identifier:
-                return r
-        raise ProviderItemNotFoundError(user_msg=f"Không có bản ghi / no such record: {identifier}")
-
-
 def _bbox_literals(node: Any) -> None:
     """CQL2's ``BBOX(minx, miny, maxx, maxy)`` literal: pygeofilter parses it as a function
     call its SQL backend does not know; make it the polygon it stands for."""
-    import dataclasses
-
-    from pygeofilter import ast, values
-
     if not dataclasses.is_dataclass(node):
         return
     for f in dataclasses.fields(node):
@@ -381,8 +316,6 @@ def _srid_4326(node: Any) -> None:
     """Geometry literals arrive in CRS84 (pygeoapi transforms them to the storage CRS) and
     pygeofilter writes that as ``SRID=CRS84``, which PostGIS cannot parse: CRS84 and
     EPSG:4326 as PostGIS stores it are the same lon/lat coordinates, so say 4326."""
-    from pygeofilter import values
-
     for sub in node.get_sub_nodes() if hasattr(node, "get_sub_nodes") else []:
         for item in sub if isinstance(sub, list) else [sub]:
             if isinstance(item, values.Geometry):
@@ -395,8 +328,6 @@ def _srid_4326(node: Any) -> None:
 
 def _attributes(node: Any) -> set[str]:
     """Every property name a parsed CQL2 filter refers to."""
-    from pygeofilter import ast
-
     if isinstance(node, ast.Attribute):
         return {node.name}
     found: set[str] = set()
@@ -407,46 +338,3 @@ def _attributes(node: Any) -> set[str]:
         else:
             found |= _attributes(sub)
     return found
-
-
-def record(layer: Any) -> dict:
-    """One catalogue record (OGC API – Records core properties) for ``layer``."""
-    ext = layer.extent or [106.0, 21.3, 107.4, 22.5]
-    base = runtime.settings().base_url
-    return {
-        "id": layer.id,
-        "type": "Feature",
-        "conformsTo": ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"],
-        "geometry": shapely.geometry.mapping(shapely.box(*ext)),
-        "properties": {
-            "type": "dataset",
-            "title": f"{layer.title_vi} / {layer.title_en}",
-            "description": f"{layer.abstract_vi}\n\n{layer.abstract_en}",
-            "keywords": layer.keywords,
-            "language": {"code": "vi"},
-            "owner": f"{layer.owner_agency} / {layer.owner_agency_en}",
-            "contacts": [{"organization": layer.owner_agency, "roles": ["owner"]}],
-            "license": layer.licence,
-            "rights": layer.attribution,
-            "access_level": layer.access_level,
-            "update_frequency": layer.update_frequency,
-            "updated": layer.last_updated.isoformat() if layer.last_updated else None,
-            "feature_count": layer.feature_count,
-            "geometry_type": ",".join(layer.geometry) or None,
-        },
-        "links": [
-            {"rel": "item", "type": "application/geo+json", "title": "Đối tượng / features",
-             "href": f"{base}/ogc/collections/{layer.id}/items"},
-            {"rel": "describedby", "type": "application/json", "title": "Siêu dữ liệu / metadata",
-             "href": f"{base}/layers/{layer.id}"},
-        ],
-    }
-
-
-def _text(rec: dict) -> str:
-    p = rec["properties"]
-    return " ".join([rec["id"], p["title"], p["description"], " ".join(p["keywords"]), p["owner"]])
-
-
-
-

@@ -13,15 +13,15 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 from sqlalchemy import text
 
+from rasters.environment import gdal_env
+from rasters.errors import RasterRejected, StoreError
+from rasters.store import COG_MEDIA_TYPE, S3Store, open_store
 from tests.conftest import free_port
 from tests.s3.conftest import COLLECTION, PREFIX
 from tests.s3.helpers import objects, sdi_env
 from tests.uav_ingest import rasters
 from tests.uav_ingest.helpers import run_sdi
-from tiles.store import gdal_env
-from uav_ingest.errors import RasterRejected, StoreError
 from uav_ingest.ingest import ingest_file, parse_when
-from uav_ingest.store import COG_MEDIA_TYPE, S3Store, open_store
 
 pytestmark = pytest.mark.usefixtures("own_rows")
 

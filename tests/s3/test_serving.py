@@ -19,6 +19,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 from sqlalchemy import text
 
+from rasters.environment import gdal_env
 from sdi.settings import Settings
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.s3 import server as weed
@@ -27,7 +28,6 @@ from tests.s3.helpers import objects, sdi_env
 from tests.s3.server import S3Server
 from tests.tiles.helpers import pixel_of, rgba, tile_of
 from tests.uav_ingest import rasters
-from tiles.store import gdal_env
 from uav_ingest.ingest import ingest_file
 
 OLD_RGB, NEW_RGB = (60, 150, 50), (170, 110, 70)  # a green field, then bare soil

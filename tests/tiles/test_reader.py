@@ -12,11 +12,12 @@ from rio_tiler.utils import get_vrt_transform
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from rasters import items as store
+from rasters.items import ITEM_TTL_S
 from sdi.models import RasterItem
 from tests.tiles.helpers import tile_of
-from tiles import reader, store
+from tiles import reader
 from tiles.reader import ItemReader
-from tiles.store import ITEM_TTL_S
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 

@@ -152,9 +152,9 @@ def test_repair_removes_orphan_files_and_rows_without_files(earlier, engine, ing
 
 def test_repair_leaves_a_live_ingest_alone(earlier, engine, ingest_settings, store_dir, tmp_path):
     """While an ingest holds its file's lock, its pending row and work folder are not touched."""
-    from uav_ingest.ingest import advisory_lock, lock_key
+    from rasters.store import open_store
+    from uav_ingest.registry import advisory_lock, lock_key
     from uav_ingest.repair import repair
-    from uav_ingest.store import open_store
 
     src = rasters.uav_rgb(tmp_path / "live.tif", width=500, height=400, seed=37)
     sha = hashlib.sha256(src.read_bytes()).hexdigest()
@@ -187,9 +187,9 @@ def test_repair_refuses_a_store_and_catalogue_with_nothing_in_common(earlier, en
     for i in range(2):
         (wrong / COLLECTION).mkdir(exist_ok=True)
         (wrong / f"{COLLECTION}/foreign{i}.tif").write_bytes(b"II*\x00 another archive")
-    from uav_ingest.errors import StoreError
+    from rasters.errors import StoreError
+    from rasters.store import LocalStore
     from uav_ingest.repair import repair
-    from uav_ingest.store import LocalStore
 
     with engine.begin() as conn:  # this test's rows aside, so only the foreign files are in question
         conn.execute(text("UPDATE raster_items SET collection_id = 'uav_multispectral' WHERE id = ANY(:ids)")

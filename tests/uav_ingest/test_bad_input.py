@@ -9,9 +9,9 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from rasters.errors import RasterRejected
 from tests.uav_ingest import rasters
 from tests.uav_ingest.helpers import run_sdi, state
-from uav_ingest.errors import RasterRejected
 from uav_ingest.ingest import ingest_file, parse_when
 
 pytestmark = [pytest.mark.usefixtures("own_rows"),

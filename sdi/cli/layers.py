@@ -11,7 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from layers.catalog import get_layer, load_catalog
 from layers.quality import DIMENSION_VI, ValidationReport
+from sdi.bootstrap import prepare_database
+from sdi.settings import Settings
 
 if TYPE_CHECKING:  # the loader (pandas, geopandas) is imported by the commands that load
     from layers.loader import IfExists
@@ -21,10 +24,6 @@ console = Console()
 
 
 def _context():  # type: ignore[no-untyped-def]
-    from layers.catalog import load_catalog
-    from sdi.bootstrap import prepare_database
-    from sdi.settings import Settings
-
     settings = Settings()
     engine = prepare_database(settings)
     return settings, engine, load_catalog(engine)
@@ -50,7 +49,6 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json", help="print JSON
 
 def _run_load(layer_id: str, path: Path, *, crs: str | None, source_layer: str | None,
               if_exists: IfExists, dry_run: bool) -> ValidationReport:
-    from layers.catalog import get_layer
     from layers.loader import load_vector
 
     settings, engine, catalog = _context()
@@ -105,7 +103,6 @@ def export(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """Write a layer to GeoJSON or GeoPackage."""
-    from layers.catalog import get_layer
     from layers.export import export_layer
 
     _, engine, catalog = _context()

@@ -12,6 +12,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rasters.store import open_store
+from sdi.bootstrap import prepare_database
+from sdi.errors import SDIError
+from sdi.settings import Settings
+from uav_ingest.repair import repair
+
 console = Console()
 err = Console(stderr=True)
 STATUS = {"ingested": "[green]đã nạp / ingested[/green]", "duplicate": "[yellow]đã có / duplicate[/yellow]",
@@ -20,7 +26,6 @@ STATUS = {"ingested": "[green]đã nạp / ingested[/green]", "duplicate": "[yel
 
 class RichSteps:
     """Each long step of an ingest as a rich progress bar (bytes, percent, or a spinner)."""
-
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.task: TaskID | None = None
@@ -61,10 +66,6 @@ def ingest(
                                              "SDI_DATABASE_URL, refused)")] = False,
 ) -> None:
     """Nạp ảnh UAV/vệ tinh / ingest rasters: validate, COG, statistics, footprint, STAC item, register."""
-    from sdi.bootstrap import prepare_database
-    from sdi.settings import Settings
-    from uav_ingest.store import open_store
-
     if not files and not repair:
         raise typer.BadParameter("give FILE... (with --collection and --datetime) or --repair")
     if files and (not collection or not datetime):
@@ -84,7 +85,6 @@ def ingest(
 
 
 def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):  # noqa: ANN001, ANN202
-    from sdi.errors import SDIError
     from uav_ingest.ingest import IngestResult, ingest_file, parse_when
 
     when = parse_when(when_text)
@@ -122,8 +122,6 @@ def _summary(results: list) -> Table:
 
 
 def _repair(engine, store, collections: list[str] | None, force: bool = False) -> None:  # noqa: ANN001
-    from uav_ingest.repair import repair
-
     with err.status("sửa chữa / repairing the raster store"):
         report = repair(engine, store, collections, force=force)
     table = Table(title="Sửa chữa kho ảnh / repair")

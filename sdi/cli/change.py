@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -9,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sdi.bootstrap import prepare_database
+from sdi.settings import Settings
+
 change_app = typer.Typer(help="Phát hiện biến động rừng / forest change detection", no_args_is_help=True)
 console = Console()
 
 
 def _prepare():  # noqa: ANN202
-    from sdi.bootstrap import prepare_database
-    from sdi.settings import Settings
-
     settings = Settings()
     return settings, prepare_database(settings)
 
@@ -40,8 +41,6 @@ def detect_cmd(
     dry_run: Annotated[bool, typer.Option(help="detect and print, write nothing")] = False,
 ) -> None:
     """So sánh hai lần chụp, ghi vùng biến động vào lớp change_events / compare two acquisitions."""
-    from dataclasses import replace
-
     from change.detect import Params
     from change.run import run
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
+from rich.table import Table
 
-from change.cli import change_app
-from layers.cli import layers_app, print_report
-from sdi import logs
+from sdi import logs, migrate
+from sdi.access import add_key, list_keys, revoke_key
+from sdi.bootstrap import bring_up, prepare_database
+from sdi.cli.change import change_app
+from sdi.cli.ingest import ingest
+from sdi.cli.layers import layers_app, print_report
+from sdi.cli.maps import map_app
+from sdi.cluster import Cluster
+from sdi.database import make_engine, translate_db_errors
 from sdi.errors import SDIError, ValidationFailedError
-from sdi.mapexport import map_app
 from sdi.settings import Settings
-from uav_ingest.cli import ingest
 
 app = typer.Typer(help="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI", no_args_is_help=True)
 db_app = typer.Typer(help="Cơ sở dữ liệu PostGIS / the PostGIS database", no_args_is_help=True)
@@ -43,8 +50,6 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 @app.command()
 def up(force: Annotated[bool, typer.Option(help="reload bundled data even if unchanged")] = False) -> None:
     """Start the database, migrate, load the bundled data (idempotent)."""
-    from sdi.bootstrap import bring_up
-
     _, results = bring_up(settings(), force=force)
     for layer_id, report in results.items():
         status = "unchanged" if report is None else f"+{report.counts.inserted} ~{report.counts.updated}"
@@ -59,10 +64,6 @@ def serve(
     reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
 ) -> None:
     """Serve the platform over HTTP (FastAPI + uvicorn)."""
-    import os
-
-    import uvicorn
-
     # The app factory reads Settings itself: pass the address on so links name the real port.
     if host:
         os.environ["SDI_HOST"] = host
@@ -77,8 +78,6 @@ def serve(
 @db_app.command("start")
 def db_start() -> None:
     """Initialise (first time) and start the embedded PostGIS cluster."""
-    from sdi.cluster import Cluster
-
     s = _embedded_only()
     info = Cluster(s).ensure_running()
     console.print(f"PostGIS chạy tại / running on 127.0.0.1:{info.port} ({s.state_dir / 'pgdata'})")
@@ -87,8 +86,6 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS cluster."""
-    from sdi.cluster import Cluster
-
     stopped = Cluster(_embedded_only()).stop()
     console.print("Đã dừng / stopped" if stopped else "Không chạy / was not running")
 
@@ -96,10 +93,6 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say where the database is, whether it answers, and its schema revision."""
-    from sdi import migrate
-    from sdi.cluster import Cluster
-    from sdi.database import make_engine, translate_db_errors
-
     s = settings()
     if s.embedded:
         cluster = Cluster(s)
@@ -121,8 +114,6 @@ def db_status() -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the Alembic migrations and write the layer catalogue."""
-    from sdi.bootstrap import prepare_database
-
     prepare_database(settings())
     console.print("Lược đồ đã cập nhật / schema up to date")
 
@@ -130,13 +121,10 @@ def db_migrate() -> None:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="who holds the key, e.g. nguyen.van.a@kiemlam")],
-    agency: Annotated[str, typer.Option(help="agency code (layers/agencies.yaml), e.g. kiemlam, bdbp")],
+    agency: Annotated[str, typer.Option(help="agency code (sdi/agencies.yaml), e.g. kiemlam, bdbp")],
     role: Annotated[str, typer.Option(help="agency | border | admin")] = "agency",
 ) -> None:
     """Create an API key; it is printed once, only its digest is stored."""
-    from sdi.access import add_key
-    from sdi.database import make_engine, translate_db_errors
-
     with translate_db_errors():
         key = add_key(make_engine(settings()), name, agency, role)
     err.print(f"Khoá cho / key for {name} ({agency}, {role}); lưu lại ngay, không hiển thị lại / "
@@ -147,10 +135,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List keys (names, agencies, roles, prefixes; never secrets)."""
-    from rich.table import Table
 
-    from sdi.access import list_keys
-    from sdi.database import make_engine, translate_db_errors
 
     with translate_db_errors():
         keys = list_keys(make_engine(settings()))
@@ -165,9 +150,6 @@ def users_list() -> None:
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
     """Revoke a key: it stops working at once."""
-    from sdi.access import revoke_key
-    from sdi.database import make_engine, translate_db_errors
-
     with translate_db_errors():
         revoke_key(make_engine(settings()), name)
     console.print(f"Đã thu hồi / revoked: {name}")
@@ -193,6 +175,3 @@ def run() -> None:
         err.print(f"[red]{exc.title}[/red]: {exc.detail}")
         sys.exit(2 if exc.status < 500 else 1)
 
-
-if __name__ == "__main__":
-    run()

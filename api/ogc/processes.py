@@ -1,4 +1,5 @@
-"""OGC API – Processes: ``forest-change``, the detection as a pygeoapi process (asynchronous, with job status).
+"""OGC API – Processes: ``forest-change``, change detection (``change.run``) as a pygeoapi process
+(asynchronous, with job status).
 
 Executed through ``/ogc/processes/forest-change/execution`` (``Prefer: respond-async`` for a job at
 ``/ogc/jobs/{id}``). The gateway lets only keys of the rangers (kiemlam) and admins execute it; the
@@ -10,7 +11,11 @@ from __future__ import annotations
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
+from api.ogc import context
+from change.detect import Params
+from change.run import run
 from sdi.access import Principal
+from sdi.errors import SDIError
 
 #: whose rights the run has (the gateway has already checked that the caller is a ranger or an admin)
 RANGERS = Principal(name="forest-change process", agency="kiemlam", role="agency")
@@ -47,13 +52,10 @@ PROCESS_METADATA = {
 class ForestChangeProcessor(BaseProcessor):
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, PROCESS_METADATA)
+        # made in the request's worker thread; an asynchronous job runs in a thread of its own
+        self.services = context.current()
 
     def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, dict]:
-        from api.ogc import runtime
-        from change.detect import Params
-        from change.run import run
-        from sdi.errors import SDIError
-
         before, after = data.get("before"), data.get("after")
         if not isinstance(before, str) or not isinstance(after, str):
             raise ProcessorExecuteError("Thiếu 'before' hoặc 'after' (mã ảnh) / 'before' and 'after' item ids are "
@@ -61,8 +63,8 @@ class ForestChangeProcessor(BaseProcessor):
         try:
             threshold = float(data["threshold"]) if data.get("threshold") is not None else None
             mmu = float(data["mmu_ha"]) if data.get("mmu_ha") is not None else None
-            out = run(runtime.engine(), runtime.settings(), before, after, Params(threshold=threshold, mmu_ha=mmu),
-                      who=RANGERS)
+            out = run(self.services.engine, self.services.settings, before, after,
+                      Params(threshold=threshold, mmu_ha=mmu), who=RANGERS)
         except (SDIError, ValueError, TypeError) as exc:
             raise ProcessorExecuteError(getattr(exc, "detail", str(exc))) from exc
         frame, r = out.events, out.result

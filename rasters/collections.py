@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from sdi.agencies import read_agencies
 from sdi.errors import NotFoundError
 from sdi.models import RasterCollection
 
@@ -41,8 +42,6 @@ class CollectionSpec(BaseModel):
 
 def read_collections(path: Path = COLLECTIONS_FILE) -> dict[str, CollectionSpec]:
     """Parse and check ``collections.yaml`` (owners must be known agencies)."""
-    from layers.catalog import read_agencies
-
     specs = [CollectionSpec.model_validate(e) for e in yaml.safe_load(path.read_text(encoding="utf-8"))]
     agencies = read_agencies()
     for spec in specs:

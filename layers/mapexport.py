@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import folium
+import geopandas as gpd
+from sqlalchemy import Engine, func, select
 
-map_app = typer.Typer(help="Bản đồ tĩnh / static maps (folium) for reports and notebooks", no_args_is_help=True)
+from layers.catalog import get_layer, load_catalog
+from sdi.errors import InvalidInputError
 
 COLOURS = {
     "admin_units": "#8a7f62", "forest_plots": "#2e7d32", "border_belt": "#b71c1c", "rivers": "#2f7fc1",
@@ -33,15 +35,8 @@ LEAFLET = next((d for d in (Path(__file__).resolve().parents[1] / "web" / "dist"
 NAME_FIELDS = ("name_vi", "full_name", "name", "plot_code", "event_id", "code")
 
 
-def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bool = False,  # noqa: ANN001
-              where: str | None = None) -> str:
+def build_map(engine: Engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bool = False) -> str:
     """The HTML of a folium map of ``layer_ids`` (catalogue ids)."""
-    import folium
-    import geopandas as gpd
-    from sqlalchemy import text
-
-    from layers.catalog import get_layer, load_catalog
-
     catalog = load_catalog(engine)
     layers = [get_layer(catalog, i) for i in layer_ids]
     fmap = folium.Map(tiles="OpenStreetMap" if osm else None, control_scale=True, prefer_canvas=True)
@@ -55,14 +50,12 @@ def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bo
     tolerance = simplify_m / 111_000  # degrees, near enough at 22°N for drawing
     for layer in layers:
         if not layer.geometry:
-            raise typer.BadParameter(f"{layer.id} has no geometry (a table without a map)")
-        columns = [c.name for c in layer.sa_table.columns if c.name != "geom"]
-        # identifiers from the catalogue's table definition only
-        cols = ", ".join(f'"{c}"' for c in columns)
-        sql = (f"SELECT {cols}, ST_SimplifyPreserveTopology(geom, {tolerance}) AS geom "  # noqa: S608
-               f'FROM "{layer.table}"')
+            raise InvalidInputError(f"Lớp không có hình học / {layer.id} has no geometry (a table without a map)")
+        table = layer.sa_table  # columns from the catalogue's table definition only
+        stmt = select(*[c for c in table.columns if c.name != "geom"],
+                      func.ST_SimplifyPreserveTopology(table.c.geom, tolerance).label("geom"))
         with engine.connect() as conn:
-            frame = gpd.read_postgis(text(sql), conn, geom_col="geom", crs=4326)
+            frame = gpd.read_postgis(stmt, conn, geom_col="geom", crs=4326)
         for c in frame.columns:
             if c != "geom" and frame[c].dtype == object:
                 frame[c] = frame[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v)
@@ -95,27 +88,3 @@ def build_map(engine, layer_ids: list[str], *, simplify_m: float = 10.0, osm: bo
     title = "Hạ tầng dữ liệu không gian tỉnh Lạng Sơn · " + ", ".join(layer.title_vi for layer in layers)
     fmap.get_root().header.add_child(folium.Element(f"<title>{title}</title>"))  # type: ignore[attr-defined]
     return fmap.get_root().render()
-
-
-@map_app.command("export")
-def export(
-    layers: Annotated[list[str], typer.Argument(help="layer ids, e.g. admin_units pilot_sites")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="the HTML file to write")] = Path("map.html"),
-    simplify: Annotated[float, typer.Option(help="simplify geometry to this many metres (0: none)")] = 10.0,
-    osm: Annotated[bool, typer.Option("--osm", help="add an OpenStreetMap base map (outside tiles)")] = False,
-    overwrite: Annotated[bool, typer.Option(help="replace OUT if it exists")] = False,
-) -> None:
-    """Xuất bản đồ tĩnh / write a static HTML map (folium) of the chosen layers."""
-    from sdi.database import make_engine, translate_db_errors
-    from sdi.settings import Settings
-
-    if out.exists() and not overwrite:
-        raise typer.BadParameter(f"{out} đã có / exists (use --overwrite)")
-    engine = make_engine(Settings())
-    try:
-        with translate_db_errors():
-            html = build_map(engine, layers, simplify_m=simplify, osm=osm)
-    finally:
-        engine.dispose()
-    out.write_text(html, encoding="utf-8")
-    typer.echo(f"{out}: {len(layers)} lớp / layers, {out.stat().st_size / 1024:.0f} KiB")

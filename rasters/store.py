@@ -20,12 +20,12 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from rasters.environment import s3_client
+from rasters.errors import StoreError
 from sdi.settings import Settings
-from uav_ingest.errors import StoreError
 
 TMP = ".tmp"
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
@@ -167,7 +167,7 @@ class S3Store:
                         yield obj["Key"][len(start):]
 
     def gdal_path(self, key: str) -> str:
-        """``/vsis3/…`` for GDAL, with ``tiles.store.gdal_env`` (endpoint, path-style, keys)."""
+        """``/vsis3/…`` for GDAL, with ``rasters.environment.gdal_env`` (endpoint, path-style, keys)."""
         return f"/vsis3/{self.bucket}/{self._key(key)}"
 
     def sha256(self, key: str) -> str:
@@ -179,26 +179,6 @@ class S3Store:
             for chunk in body.iter_chunks(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
-
-
-@lru_cache(maxsize=8)
-def _client(endpoint: str | None, access_key: str | None, secret_key: str | None, region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # path-style (http://host/bucket/key): a MinIO or SeaweedFS endpoint has no per-bucket host names;
-    # SigV4: presigned URLs of the older SigV2 are refused by most servers
-    config = Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60)
-    return boto3.client("s3", endpoint_url=endpoint or None, region_name=region or None,
-                        aws_access_key_id=access_key or None, aws_secret_access_key=secret_key or None,
-                        config=config)
-
-
-def s3_client(settings: Settings) -> Any:
-    """One boto3 S3 client per endpoint and identity (clients are thread-safe): the store's and the
-    presigned COG URLs'. Unset keys: boto3's own chain (environment, ``~/.aws``, instance role)."""
-    return _client(settings.s3_endpoint_url, settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
 
 
 def open_store(settings: Settings) -> LocalStore | S3Store:

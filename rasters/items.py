@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
@@ -21,6 +20,7 @@ from cachetools import TTLCache
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from rasters.environment import is_s3
 from sdi.access import Principal, visible
 from sdi.models import RasterCollection, RasterItem
 from sdi.settings import Settings
@@ -70,10 +70,6 @@ class RasterRef:
     @property
     def local(self) -> bool:
         return not self.location.startswith("s3://")
-
-
-def is_s3(settings: Settings) -> bool:
-    return settings.raster_store.startswith("s3://")
 
 
 def resolve(settings: Settings, href: str) -> str:
@@ -192,32 +188,3 @@ def visible_items(engine: Engine, settings: Settings, who: Principal) -> list[Ra
             except OutsideStoreError:
                 continue
     return out
-
-
-def gdal_env(settings: Settings) -> dict[str, Any]:
-    """``rasterio.Env`` options to read the store: nothing for a folder; for S3 the endpoint
-    (path-style: a MinIO or SeaweedFS host has no per-bucket names) and, with keys, a rasterio
-    ``AWSSession`` (rasterio refuses ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` as plain options)."""
-    if not is_s3(settings):
-        return {}
-    env: dict[str, Any] = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}  # no listing of the prefix per open
-    if settings.s3_endpoint_url:
-        endpoint = urlparse(settings.s3_endpoint_url)
-        env.update(AWS_S3_ENDPOINT=endpoint.netloc, AWS_HTTPS="YES" if endpoint.scheme == "https" else "NO",
-                   AWS_VIRTUAL_HOSTING="FALSE")
-    if settings.s3_access_key and settings.s3_secret_key:
-        env["session"] = _aws_session(settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
-    else:  # GDAL's own chain (AWS_* variables, ~/.aws, an instance role), without a boto3 session per open
-        env["AWS_NO_SIGN_REQUEST"] = "NO"
-        if settings.s3_region:
-            env["AWS_REGION"] = settings.s3_region
-    return env
-
-
-@lru_cache(maxsize=8)
-def _aws_session(access_key: str, secret_key: str, region: str | None) -> Any:
-    """One rasterio ``AWSSession`` per identity: the same object each time, so ``gdal_env`` results
-    compare equal (``tiles.bands`` caches by them)."""
-    from rasterio.session import AWSSession
-
-    return AWSSession(aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region)

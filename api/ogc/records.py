@@ -1,0 +1,115 @@
+"""OGC API – Records over the layer catalogue: ``CatalogueProvider``.
+
+pygeoapi's record providers are TinyDB and Elasticsearch only; the catalogue lives in PostGIS and
+is a few dozen rows, so this one is written by hand and filters in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
+
+from api.ogc import context
+from sdi.text import fold, search_terms
+
+
+class CatalogueProvider(BaseProvider):
+    """OGC API – Records over the layer catalogue (only the layers the caller may see)."""
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.visible = set(provider_def.get("sdi_visible", []))
+        self._fields = {
+            "type": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+            "keywords": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
+            "access_level": {"type": "string"}, "update_frequency": {"type": "string"},
+            "updated": {"type": "string", "format": "date-time"}, "license": {"type": "string"},
+        }
+
+    def get_fields(self) -> dict:
+        return self._fields
+
+    def _records(self) -> list[dict]:
+        catalog = context.current().catalog
+        return [record(catalog[i]) for i in sorted(self.visible) if i in catalog]
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
+              datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False, q: str | None = None,
+              filterq: Any = None, **kwargs: Any) -> dict:
+        if filterq is not None:
+            raise ProviderInvalidQueryError(user_msg="Danh mục chưa hỗ trợ filter; dùng q, bbox hoặc thuộc tính / "
+                                            "the catalogue supports q, bbox and property filters, not filter")
+        records = self._records()
+        if q:
+            terms = search_terms(q)
+            records = [r for r in records if all(t in fold(_text(r)) for t in terms)]
+        if bbox:
+            box = shapely.box(*bbox[:4])
+            records = [r for r in records if shapely.geometry.shape(r["geometry"]).intersects(box)]
+        for name, value in properties or []:
+            if name not in self._fields:
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {name}")
+            records = [r for r in records if str(r["properties"].get(name)) == str(value)]
+        for sort in reversed(sortby or []):
+            if sort["property"] not in self._fields:
+                raise ProviderInvalidQueryError(user_msg=f"Không có thuộc tính / unknown property: {sort['property']}")
+            prop = sort["property"]
+            records.sort(key=lambda r: str(r["properties"].get(prop) or ""), reverse=sort["order"] == "-")
+        matched = len(records)
+        page = [] if resulttype == "hits" else records[offset:offset + limit]
+        if skip_geometry:
+            page = [{**r, "geometry": None} for r in page]
+        return {"type": "FeatureCollection", "features": page, "numberMatched": matched,
+                "numberReturned": len(page)}
+
+    def get(self, identifier: str, **kwargs: Any) -> dict:
+        for r in self._records():
+            if r["id"] == identifier:
+                return r
+        raise ProviderItemNotFoundError(user_msg=f"Không có bản ghi / no such record: {identifier}")
+
+
+def record(layer: Any) -> dict:
+    """One catalogue record (OGC API – Records core properties) for ``layer``."""
+    ext = layer.extent or [106.0, 21.3, 107.4, 22.5]
+    base = context.current().settings.base_url
+    return {
+        "id": layer.id,
+        "type": "Feature",
+        "conformsTo": ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"],
+        "geometry": shapely.geometry.mapping(shapely.box(*ext)),
+        "properties": {
+            "type": "dataset",
+            "title": f"{layer.title_vi} / {layer.title_en}",
+            "description": f"{layer.abstract_vi}\n\n{layer.abstract_en}",
+            "keywords": layer.keywords,
+            "language": {"code": "vi"},
+            "owner": f"{layer.owner_agency} / {layer.owner_agency_en}",
+            "contacts": [{"organization": layer.owner_agency, "roles": ["owner"]}],
+            "license": layer.licence,
+            "rights": layer.attribution,
+            "access_level": layer.access_level,
+            "update_frequency": layer.update_frequency,
+            "updated": layer.last_updated.isoformat() if layer.last_updated else None,
+            "feature_count": layer.feature_count,
+            "geometry_type": ",".join(layer.geometry) or None,
+        },
+        "links": [
+            {"rel": "item", "type": "application/geo+json", "title": "Đối tượng / features",
+             "href": f"{base}/ogc/collections/{layer.id}/items"},
+            {"rel": "describedby", "type": "application/json", "title": "Siêu dữ liệu / metadata",
+             "href": f"{base}/layers/{layer.id}"},
+        ],
+    }
+
+
+def _text(rec: dict) -> str:
+    p = rec["properties"]
+    return " ".join([rec["id"], p["title"], p["description"], " ".join(p["keywords"]), p["owner"]])
+
+
+
+

@@ -1,0 +1,5 @@
+"""``python -m sdi.cli``: the ``sdi`` command."""
+
+from sdi.cli import run
+
+run()

@@ -89,7 +89,7 @@ def _routes(app: FastAPI) -> None:
         try:
             with engine.connect() as conn:
                 postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
-        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        except Exception as exc:  # any failure means unhealthy
             raise DatabaseError("Cơ sở dữ liệu không phản hồi / database not reachable") from exc
         return JSONResponse({"status": "ok", "database": "ok", "postgis": postgis})
 

@@ -124,7 +124,7 @@ def cache_dir(settings: Settings) -> Path:
     return settings.state_dir / "cache" / "change-reports"
 
 
-def _cached(engine, settings: Settings, who: Principal, before: str, after: str,  # noqa: ANN001
+def _cached(engine, settings: Settings, who: Principal, before: str, after: str,
             commune: str | None, owner: str | None, fmt: str) -> tuple[Path, str]:
     """The report's file (rendered now if the events changed since it was last), and its ETag."""
     count, digest = version(engine, before, after, commune=commune, owner=owner)

@@ -124,7 +124,7 @@ def parse_intersects(value: Any) -> shapely.Geometry | None:
         return None
     try:
         geom = shapely.geometry.shape(value)
-    except Exception as exc:  # noqa: BLE001 - any malformed GeoJSON
+    except Exception as exc:  # any malformed GeoJSON
         raise InvalidInputError(f"intersects không phải hình học GeoJSON / intersects is not a GeoJSON "
                                 f"geometry: {str(exc)[:200]}") from exc
     if geom.is_empty:

@@ -115,7 +115,7 @@ def _compressed(path: Path, media_type: str, request: Request, compress: bool, h
     return FileResponse(path, media_type=media_type, headers=headers)
 
 
-def _feature_collection(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer
+def _feature_collection(engine: Engine, layer) -> bytes:
     stamp = str(layer.last_updated)
     cached = _features.get(layer.id)
     if cached and cached[0] == stamp:
@@ -156,7 +156,7 @@ async def features(layer_id: str, request: Request, layers: VisibleCatalog) -> R
                     headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
 
 
-def _label_points(engine: Engine, layer) -> bytes:  # noqa: ANN001 - a catalogue Layer
+def _label_points(engine: Engine, layer) -> bytes:
     stamp = str(layer.last_updated)
     cached = _labels.get(layer.id)
     if cached and cached[0] == stamp:

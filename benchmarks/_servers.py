@@ -31,7 +31,7 @@ class ServerProcess:
         logs.mkdir(parents=True, exist_ok=True)
         self.log = logs / f"{log_name or self.name}.log"
         with self.log.open("w") as out:
-            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=cwd, stdout=out,  # noqa: S603
+            self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=cwd, stdout=out,
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_for(self, url: str, timeout: float = 180) -> None:
@@ -65,10 +65,10 @@ def peers_venv(path: Path, packages: list[str], probe: str) -> Path:
     """The ``bin`` folder of a venv apart from the project's with ``packages`` (made if ``probe``
     cannot be imported there)."""
     python = path / "bin" / "python"
-    if not (path / "bin" / "uvicorn").exists() or subprocess.run(  # noqa: S603
+    if not (path / "bin" / "uvicorn").exists() or subprocess.run(
             [python, "-c", f"import {probe}"], capture_output=True, check=False).returncode != 0:
         print(f"creating {path} with {', '.join(packages)} (separate from the project's venv)")
-        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)  # noqa: S603
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],  # noqa: S603
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
                        check=True)
     return path / "bin"

@@ -48,7 +48,7 @@ def _child(mode: str, before: str, after: str) -> None:
         grid = common_grid(b, a)
         halo = _halo(params)
 
-        def read(win):  # noqa: ANN001, ANN202
+        def read(win):
             big, _ = _expanded(grid, win, halo)
             _read(b, grid, big, "ndvi", params)
             _read(a, grid, big, "ndvi", params)

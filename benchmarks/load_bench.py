@@ -63,7 +63,7 @@ def bench_database() -> Settings:
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t = time.perf_counter()
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t
     if result.returncode != 0:
         sys.exit(f"{cmd[0]} failed:\n{result.stdout}\n{result.stderr}")
@@ -114,7 +114,7 @@ def main() -> None:
         print(f"run {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in runs.items()))
     reset()
 
-    gdal = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip()  # noqa: S607
+    gdal = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"\n{count:,} forest-plot polygons from GeoPackage ({gpkg.stat().st_size / 1e6:.0f} MB); "
           f"{gdal}; median of {args.repeat}")
     ours = statistics.median(runs["sdi layers load"])

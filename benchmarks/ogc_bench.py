@@ -61,14 +61,14 @@ import yaml
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _servers import ServerProcess, peers_venv  # noqa: E402
-from load_bench import ROOT, WORK, make_plots  # noqa: E402
+from _servers import ServerProcess, peers_venv
+from load_bench import ROOT, WORK, make_plots
 
-from sdi.access import add_key  # noqa: E402
-from sdi.bootstrap import prepare_database  # noqa: E402
-from sdi.cluster import Cluster, create_database, drop_database  # noqa: E402
-from sdi.settings import Settings  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from sdi.access import add_key
+from sdi.bootstrap import prepare_database
+from sdi.cluster import Cluster, create_database, drop_database
+from sdi.settings import Settings
+from tests.conftest import free_port
 
 DB_NAME = "sdi_ogcbench"
 PEERS_VENV = WORK / "peers-venv"
@@ -103,7 +103,7 @@ def prepare(plots: int) -> tuple[str, object]:
     gpkg = make_plots(plots)
     sdi = str(Path(sys.executable).with_name("sdi"))
     t = time.perf_counter()
-    result = subprocess.run([sdi, "layers", "load", "forest_plots", str(gpkg), "--if-exists", "replace"],  # noqa: S603
+    result = subprocess.run([sdi, "layers", "load", "forest_plots", str(gpkg), "--if-exists", "replace"],
                             env={**os.environ, "SDI_DATABASE_URL": url}, capture_output=True, text=True,
                             check=False)
     if result.returncode != 0:
@@ -261,7 +261,7 @@ def make_servers(url: str, key: str) -> list[Server]:
     cfg.write_text(yaml.safe_dump(pygeoapi_standalone_config(url, p2), allow_unicode=True, sort_keys=False))
     cfg.chmod(0o600)
     env = {**base_env, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)}
-    subprocess.run([str(venv_bin / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)],  # noqa: S603
+    subprocess.run([str(venv_bin / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)],
                    env=env, check=True, capture_output=True)
     standalone = Server(
         "pygeoapi", f"http://127.0.0.1:{p2}", {},
@@ -500,7 +500,7 @@ def versions(engine, peers_bin: Path) -> str:
     with engine.connect() as conn:
         pg = conn.execute(text("SHOW server_version")).scalar()
         postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
-    tipg = subprocess.run([str(peers_bin / "python"), "-c", "import tipg; print(tipg.__version__)"],  # noqa: S603
+    tipg = subprocess.run([str(peers_bin / "python"), "-c", "import tipg; print(tipg.__version__)"],
                           capture_output=True, text=True, check=False).stdout.strip()
     return (f"PostgreSQL {pg.split()[0]}, PostGIS {postgis}, pygeoapi {version('pygeoapi')}, tipg {tipg}, "
             f"uvicorn {version('uvicorn')}, httpx {version('httpx')}, Python {platform.python_version()}, "

@@ -183,7 +183,7 @@ def bench_database() -> tuple[Settings, str]:
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t = time.perf_counter()
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t
     if result.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -230,7 +230,7 @@ def ingest_steps(src: Path, cog: Path) -> dict[str, float]:
         call()
         steps[name] = time.perf_counter() - t
     t = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).parent / "sdi"), "ingest", "--help"], capture_output=True,  # noqa: S603
+    subprocess.run([str(Path(sys.executable).parent / "sdi"), "ingest", "--help"], capture_output=True,
                    check=True)
     steps["start-up (sdi ingest --help)"] = time.perf_counter() - t
     return steps
@@ -253,7 +253,7 @@ def pick_tiles(cog: Path, per_zoom: int, seed: int = 11) -> list[tuple[int, int,
     for z in ZOOMS:
         near = list(tms.tiles(*lon_lat, [z]))
 
-        def inside(t) -> bool:  # noqa: ANN001
+        def inside(t) -> bool:
             b = tms.bounds(t)
             xs, ys = to_src.transform([b.left, b.left, b.right, b.right], [b.bottom, b.top, b.bottom, b.top])
             return all(left <= xx <= right and bottom <= yy <= top for xx, yy in zip(xs, ys, strict=True))
@@ -419,7 +419,7 @@ def profile_server(server: Server, tiles: list[tuple[int, int, int]], seconds: i
     here) while PNG tiles are requested at concurrency 1; the functions with the most samples."""
     spy = shutil.which("py-spy", path=str(PEERS_VENV / "bin")) or shutil.which("py-spy")
     if spy is None:
-        subprocess.run([str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "-q",  # noqa: S603
+        subprocess.run([str(PEERS_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
                         "--disable-pip-version-check", "py-spy"], check=False)
         spy = shutil.which("py-spy", path=str(PEERS_VENV / "bin"))
     if spy is None:
@@ -523,7 +523,7 @@ def loadavg() -> str:
     return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def main() -> None:  # noqa: PLR0915
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a 5,000² raster and fewer passes")
     parser.add_argument("--size", type=int, help="raster edge in pixels (default 20,000; --quick 5,000)")
@@ -616,11 +616,11 @@ def main() -> None:  # noqa: PLR0915
             s.stop()
 
     # report
-    peer_versions = subprocess.run(  # noqa: S603
+    peer_versions = subprocess.run(
         [str(peers_bin / "python"), "-c", "import importlib.metadata as m, rasterio; "
          "print(m.version('titiler.application'), m.version('rio-tiler'), rasterio.__gdal_version__)"],
         capture_output=True, text=True, check=True).stdout.split()
-    gdal = subprocess.run(["gdal_translate", "--version"], capture_output=True, text=True).stdout.strip()  # noqa: S607
+    gdal = subprocess.run(["gdal_translate", "--version"], capture_output=True, text=True).stdout.strip()
     import rio_tiler
 
     lines = [

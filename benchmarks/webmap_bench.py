@@ -53,7 +53,7 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not start")
 
 
-def one_load(browser, url: str, viewport: dict) -> dict:  # noqa: ANN001
+def one_load(browser, url: str, viewport: dict) -> dict:
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     responses = []

@@ -158,7 +158,7 @@ def roles_from_file(location: str) -> dict[str, int]:
         return out
 
 
-def file_source(path: str, id: str | None = None, datetime: object = None) -> Source:  # noqa: A002
+def file_source(path: str, id: str | None = None, datetime: object = None) -> Source:
     return Source(id=id or os.path.basename(path), location=str(path), roles=roles_from_file(str(path)),
                   datetime=datetime)
 

@@ -38,7 +38,7 @@ def read_events(engine: Engine, *, after_item: str | None = None, before_item: s
     return frame.set_crs(4326, allow_override=True)
 
 
-def _describe(row) -> str:  # noqa: ANN001
+def _describe(row) -> str:
     return (f"{TYPE_VI.get(row.change_type, row.change_type)} / {row.change_type}: {row.area_ha:.2f} ha, "
             f"lô / plot {row.plot_code or '—'}, xã / commune {row.commune_name or row.commune_code or '—'}, "
             f"trạng thái / status {STATUS_VI.get(row.status, row.status)} ({row.status}), "

@@ -231,7 +231,7 @@ class Report:
         return pdf(self.frame, self.title_vi, self.title_en, self.chips, path)
 
 
-def sources(engine, settings, items: set[str], who: Principal) -> dict[str, tuple[str, dict[str, int]]]:  # noqa: ANN001
+def sources(engine, settings, items: set[str], who: Principal) -> dict[str, tuple[str, dict[str, int]]]:
     """The COG location and band roles of each item ``who`` may see (the others get no chips)."""
     out = {}
     for item in sorted(items):
@@ -244,7 +244,7 @@ def sources(engine, settings, items: set[str], who: Principal) -> dict[str, tupl
     return out
 
 
-def commune_outline(engine, code: str) -> shapely.Geometry | None:  # noqa: ANN001
+def commune_outline(engine, code: str) -> shapely.Geometry | None:
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -264,7 +264,7 @@ def titles(frame: gpd.GeoDataFrame, commune: str | None = None, owner: str | Non
     return f"Báo cáo biến động rừng – đợt {span}", f"Forest change report – run {span}"
 
 
-def prepare(engine, settings, frame: gpd.GeoDataFrame, *, commune: str | None = None,  # noqa: ANN001
+def prepare(engine, settings, frame: gpd.GeoDataFrame, *, commune: str | None = None,
             owner: str | None = None, who: Principal | None = None,
             chips: dict[str, Chip] | None = None) -> Report:
     """The report of ``frame`` (already filtered to the commune or owner); chips from the items ``who``
@@ -277,7 +277,7 @@ def prepare(engine, settings, frame: gpd.GeoDataFrame, *, commune: str | None = 
     return Report(frame, title_vi, title_en, chips, outline)
 
 
-def write_reports(engine, settings, out_dir: Path, *, after_item: str | None = None) -> list[Path]:  # noqa: ANN001
+def write_reports(engine, settings, out_dir: Path, *, after_item: str | None = None) -> list[Path]:
     """One HTML + PDF report per commune and per forest owner of the events (of ``after_item``'s run)."""
     frame = read_events(engine, after_item=after_item)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -307,7 +307,7 @@ _FILTER = """FROM change_events e
           AND (CAST(:owner AS text) IS NULL OR p.owner_vi = :owner)"""
 
 
-def version(engine, before: str, after: str, *, commune: str | None = None,  # noqa: ANN001
+def version(engine, before: str, after: str, *, commune: str | None = None,
             owner: str | None = None) -> tuple[int, str]:
     """How many events a report has and a digest of everything it shows (each event's row, status and
     note included, with its commune name and forest owner): it changes whenever any of them does."""
@@ -316,14 +316,14 @@ def version(engine, before: str, after: str, *, commune: str | None = None,  # n
     sql = text(f"""SELECT count(*), md5(coalesce(string_agg(
                        md5(e::text || '|' || coalesce(a.name, '') || '|' || coalesce(p.owner_vi, '')),
                        ',' ORDER BY e.event_id), ''))
-        {_FILTER}""")  # noqa: S608 - a constant; values are bound
+        {_FILTER}""")
     with engine.connect() as conn:
         count, digest = conn.execute(sql, {"before": before, "after": after, "commune": commune,
                                            "owner": owner}).one()
     return int(count), str(digest)
 
 
-def list_runs(engine) -> list[dict]:  # noqa: ANN001
+def list_runs(engine) -> list[dict]:
     """The runs (before/after pairs) with events: totals, and the communes and forest owners they touch."""
     from sqlalchemy import text
 

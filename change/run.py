@@ -190,7 +190,7 @@ def dask_executor(address: str) -> Iterator[tuple[Executor, int]]:
 
 def run(engine: Engine, settings: Settings, before_id: str, after_id: str, params: Params | None = None, *,
         who: Principal = OPERATOR, write: bool = True, executor: Executor | None = None,
-        scheduler: str | None = None, progress=None) -> Run:  # noqa: ANN001
+        scheduler: str | None = None, progress=None) -> Run:
     """Detect change between two items and (unless ``write`` is False) store the events, replacing the
     earlier run of the pair. Windows go to ``executor``, else to the Dask cluster at ``scheduler`` (default
     ``settings.dask_scheduler``), else to local threads."""

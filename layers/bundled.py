@@ -146,8 +146,6 @@ def checksum(layer_id: str, settings: Settings) -> str:
     files, builder = BUNDLED[layer_id]
     digest = hashlib.sha256(inspect.getsource(builder).encode())
     if layer_id == "forest_plots":
-        from layers import forest_sample
-
         digest.update(inspect.getsource(forest_sample).encode())
         digest.update(f"{settings.forest_sample_target}:{settings.forest_sample_seed}".encode())
     for name in files:

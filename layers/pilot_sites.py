@@ -64,7 +64,7 @@ def _resolve(code: str, spec: dict, refs: dict[str, dict]) -> shapely.Geometry:
     raise InvalidInputError(f"pilot site {code}: unknown geometry kind '{kind}'")
 
 
-def _tm3():  # noqa: ANN202 - pyproj CRS
+def _tm3():
     from pyproj import CRS
 
     return CRS.from_user_input(TM3)

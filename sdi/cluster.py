@@ -168,8 +168,8 @@ class Cluster:
     def _prepare_dirs(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         user = _server_user()
-        if user is not None and subprocess.run(  # noqa: S603
-            ["test", "-x", str(self.root)], user=user.pw_uid, check=False  # noqa: S607
+        if user is not None and subprocess.run(
+            ["test", "-x", str(self.root)], user=user.pw_uid, check=False
         ).returncode != 0:
             raise ClusterError(
                 f"PostgreSQL chạy bằng tài khoản '{user.pw_name}' nhưng không vào được {self.root} / "
@@ -190,7 +190,7 @@ class Cluster:
 
     def _run(self, cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         user = _server_user()
-        result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        result = subprocess.run(
             cmd, capture_output=True, text=True, check=False,
             user=user.pw_uid if user else None, group=user.pw_gid if user else None,
             cwd=self.root if self.root.exists() else None,

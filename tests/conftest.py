@@ -166,7 +166,7 @@ def keys(engine: Engine, seeded: dict) -> dict[str, str]:
     }
 
 
-def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+def pytest_runtest_makereport(item, call):
     """On a failure, show the end of the live server's log (tracebacks of server errors)."""
     if call.when == "call" and call.excinfo is not None and "live_server" in item.fixturenames:
         server = item.funcargs.get("live_server")

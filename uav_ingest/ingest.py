@@ -285,7 +285,7 @@ def _roll_back(engine: Engine, store: LocalStore | S3Store, iid: str, key: str) 
         with Session(engine) as session:
             session.execute(delete(RasterItem).where(RasterItem.id == iid, RasterItem.status == "pending"))
             session.commit()
-    except Exception:  # noqa: BLE001 - the original error matters more; repair finishes the job
+    except Exception:
         logger.exception("roll-back of %s incomplete; `sdi ingest --repair` will finish it", iid)
 
 

@@ -140,7 +140,7 @@ def _inspect(ds: rasterio.DatasetReader, path: Path, name: str, kind: str, defau
     _check_bands(kind, dtype, ds.count, alpha, names, name)
     try:
         bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)
-    except Exception as exc:  # noqa: BLE001 - PROJ cannot place it on Earth
+    except Exception as exc:
         raise RasterRejected("no_crs", f"Hệ tọa độ không dùng được / unusable CRS ({name}): {exc}") from exc
     if not all(math.isfinite(v) for v in bounds):
         raise RasterRejected("no_crs", f"Hệ tọa độ không dùng được / unusable CRS ({name}): bounds not finite")

@@ -324,4 +324,4 @@ _Loader.yaml_implicit_resolvers = {
 @cache
 def _load(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)  # noqa: S506
+    return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)

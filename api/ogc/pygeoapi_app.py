@@ -127,7 +127,7 @@ def _install_view_executor(pga: Any) -> None:
         try:
             response = await original(in_worker, request, *args, skip_valid_check=skip_valid_check,
                                       alternative_api=view.api)
-        except Exception:  # noqa: BLE001 - a failure inside pygeoapi: log it, tell no details
+        except Exception:  # a failure inside pygeoapi: log it, tell no details
             logger.exception("pygeoapi failed on %s", request.url.path)
             return problem_at(500, TITLES[500], SERVER_ERROR, request.url.path)
         return _fix_response(response, request, args)

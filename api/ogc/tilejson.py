@@ -10,7 +10,7 @@ TMS = "WebMercatorQuad"
 MIN_ZOOM, MAX_ZOOM = 0, 22
 
 
-def _json_type(column) -> str:  # noqa: ANN001 - a SQLAlchemy column
+def _json_type(column) -> str:
     try:
         python = column.type.python_type
     except NotImplementedError:

@@ -17,7 +17,7 @@ change_app = typer.Typer(help="Phát hiện biến động rừng / forest chang
 console = Console()
 
 
-def _prepare():  # noqa: ANN202
+def _prepare():
     settings = Settings()
     return settings, prepare_database(settings)
 
@@ -72,7 +72,7 @@ def detect_cmd(
                                        if out.kept else ""))
 
 
-def summary_table(out) -> Table:  # noqa: ANN001
+def summary_table(out) -> Table:
     frame = out.events
     table = Table(title=f"Biến động / change: {out.result.before.id} → {out.result.after.id}")
     for col in ("loại / type", "số vùng / events", "diện tích / area (ha)", "lô rừng / plots", "xã / communes"):

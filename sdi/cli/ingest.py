@@ -84,7 +84,7 @@ def ingest(
         raise typer.Exit(2)
 
 
-def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):  # noqa: ANN001, ANN202
+def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):
     from uav_ingest.ingest import IngestResult, ingest_file, parse_when
 
     when = parse_when(when_text)
@@ -121,7 +121,7 @@ def _summary(results: list) -> Table:
     return table
 
 
-def _repair(engine, store, collections: list[str] | None, force: bool = False) -> None:  # noqa: ANN001
+def _repair(engine, store, collections: list[str] | None, force: bool = False) -> None:
     with err.status("sửa chữa / repairing the raster store"):
         report = repair(engine, store, collections, force=force)
     table = Table(title="Sửa chữa kho ảnh / repair")

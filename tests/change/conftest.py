@@ -73,7 +73,7 @@ def clean_events(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def events(engine, settings, change_items):  # noqa: ANN001, ANN201
+def events(engine, settings, change_items):
     """The events of one Sentinel-2 run, alone in the layer for the module; removed afterwards."""
     from change.run import run
 

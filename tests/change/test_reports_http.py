@@ -26,7 +26,7 @@ def event(engine, events) -> dict:
     return dict(row._mapping)
 
 
-def _report(live_server, event, headers=None, **params) -> httpx.Response:  # noqa: ANN001
+def _report(live_server, event, headers=None, **params) -> httpx.Response:
     url = f"{live_server.url}/change/reports/{event['before_item']}/{event['after_item']}"
     return httpx.get(url, params=params, headers=headers or {}, timeout=120)
 

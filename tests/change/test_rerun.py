@@ -110,7 +110,7 @@ def test_stale_events_stay_when_the_write_is_refused(engine, settings, change_it
     outside["geometry"] = outside.geometry.translate(xoff=5.0)  # 5° east: far outside the province
     removed = []
 
-    def remove_all(conn) -> None:  # noqa: ANN001
+    def remove_all(conn) -> None:
         removed.append(conn.execute(text("DELETE FROM change_events")).rowcount)
 
     with pytest.raises(ValidationFailedError):
@@ -122,7 +122,7 @@ def test_stale_events_stay_when_the_write_is_refused(engine, settings, change_it
     inside = first.events.drop(columns=["area_ha"]).head(1).copy()
     inside["event_id"] = "chg_inside"
 
-    def remove_all_then_fail(conn) -> None:  # noqa: ANN001
+    def remove_all_then_fail(conn) -> None:
         remove_all(conn)
         raise RuntimeError("interrupted")
 

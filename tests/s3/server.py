@@ -44,7 +44,7 @@ class S3Server:
     log: Path
     ports: tuple[int, ...]
 
-    def client(self):  # noqa: ANN201 - a boto3 S3 client
+    def client(self):
         import boto3
         from botocore.config import Config
 
@@ -87,7 +87,7 @@ def start(weed: str, root: Path, timeout: float = 60) -> S3Server:
             if httpx.get(f"http://127.0.0.1:{ports['s3.port']}/", timeout=2).status_code == 403:
                 server.client().list_buckets()  # and a signed request is accepted
                 return server
-        except Exception:  # noqa: BLE001, S110 - not ready yet (connection refused, 5xx, IAM loading)
+        except Exception:  # noqa: BLE001 - not ready yet (connection refused, 5xx, IAM loading)
             pass
         if time.monotonic() > deadline:
             stop(server)

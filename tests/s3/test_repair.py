@@ -34,7 +34,7 @@ def _rows(engine, src) -> list:
                             .bindparams(s=sha)).all()
 
 
-def _repair(settings):  # noqa: ANN202
+def _repair(settings):
     result = run_sdi(settings, "ingest", "--repair", "-c", COLLECTION, **sdi_env(settings))
     assert result.returncode == 0, result.stdout + result.stderr
     return result

@@ -36,7 +36,7 @@ from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QImage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "qgis"))  # the vector helper, beside
-from qgis_load import store_key  # noqa: E402  (the same Basic configuration a user makes)
+from qgis_load import store_key
 
 MERCATOR = QgsCoordinateReferenceSystem("EPSG:3857")
 

@@ -26,7 +26,7 @@ COLLECTION = "atomic_test_rgb"
 
 
 @pytest.fixture(scope="module")
-def atomic_collection(engine):  # noqa: ANN001, ANN201
+def atomic_collection(engine):
     with own_collection(engine, COLLECTION, "atomic") as collection:
         yield collection
 
@@ -52,7 +52,7 @@ run()
 """
 
 
-def _crash(settings, store: Path, src: Path, at: str):  # noqa: ANN202
+def _crash(settings, store: Path, src: Path, at: str):
     result = run_sdi(settings, "ingest", str(src), "-c", COLLECTION, "-t", "2026-03-15",
                      python=[sys.executable, "-c", CRASHING_SDI], SDI_RASTER_STORE=str(store), CRASH_AT=at)
     assert result.returncode == 137, result.stderr

@@ -53,7 +53,7 @@ def corrupt_blocks(tmp: Path) -> Path:
     return path
 
 
-def plain_image(driver: str, ext: str):  # noqa: ANN201
+def plain_image(driver: str, ext: str):
     def make(tmp: Path) -> Path:
         path = tmp / f"anh_flycam.{ext}"
         with rasterio.open(path, "w", driver=driver, width=64, height=64, count=3, dtype="uint8") as ds:

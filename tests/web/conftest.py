@@ -48,7 +48,7 @@ def browser() -> Iterator:
 class Page:
     """A page of the web map with what it logged and every URL it asked for."""
 
-    def __init__(self, browser, base: str, key: str | None = None, viewport: dict | None = None,  # noqa: ANN001
+    def __init__(self, browser, base: str, key: str | None = None, viewport: dict | None = None,
                  lang: str = "vi") -> None:
         self.base = base
         self.context = browser.new_context(viewport=viewport or DESKTOP, device_scale_factor=1,
@@ -83,7 +83,7 @@ class Page:
         return [u for u in self.requests if not (u.startswith(self.base) or u.startswith("blob:")
                                                  or u.startswith("data:"))]
 
-    def screenshot(self, name: str | None = None, **kw) -> bytes:  # noqa: ANN003
+    def screenshot(self, name: str | None = None, **kw) -> bytes:
         png = self.page.screenshot(**kw)
         if name:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -95,7 +95,7 @@ class Page:
 
 
 @pytest.fixture()
-def open_page(browser, live_server) -> Iterator:  # noqa: ANN001
+def open_page(browser, live_server) -> Iterator:
     pages: list[Page] = []
 
     def make(key: str | None = None, viewport: dict | None = None, lang: str = "vi") -> Page:
@@ -122,7 +122,7 @@ def colours(png: bytes, box: tuple[int, int, int, int] | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def flights(engine: Engine, settings: Settings, seeded: dict, tmp_path_factory) -> Iterator[list]:  # noqa: ANN001
+def flights(engine: Engine, settings: Settings, seeded: dict, tmp_path_factory) -> Iterator[list]:
     """Two UAV flights of the same field on two dates (uav_rgb, internal) and a DEM (public),
     ingested with the ingest library into the live server's store; removed afterwards."""
     from tests.uav_ingest import rasters

@@ -15,13 +15,13 @@ from tests.web.conftest import PHONE, colours
 pytestmark = pytest.mark.usefixtures("seeded")
 
 
-def _no_trouble(page) -> None:  # noqa: ANN001
+def _no_trouble(page) -> None:
     assert page.errors == [], page.errors
     assert page.failed == [], page.failed
     assert page.outside_requests() == [], page.outside_requests()  # no CDN, no outside tiles
 
 
-def _visible_layer_ids(page) -> set[str]:  # noqa: ANN001
+def _visible_layer_ids(page) -> set[str]:
     return set(page.page.eval_on_selector_all("#layer-list .layer", "els => els.map(e => e.dataset.layer)"))
 
 
@@ -216,7 +216,7 @@ def test_rangers_compare_two_flights_with_a_swipe_and_side_by_side(open_page, ke
     _no_trouble(page)
 
 
-def test_hillshade_from_the_dem_when_there_is_one(open_page, flights):  # noqa: ARG001 - flights: the DEM
+def test_hillshade_from_the_dem_when_there_is_one(open_page, flights):
     page = open_page().open()
     page.page.wait_for_selector(".layer[data-layer='hillshade']", timeout=30_000)
     dem = page.page.evaluate("window.sdiMap.state.hillshade")  # the newest DEM (ours, unless another is newer)
@@ -322,7 +322,7 @@ def test_rangers_open_and_mark_a_change_event(open_page, keys, flights, engine, 
             conn.execute(text("DELETE FROM change_events WHERE event_id = :id").bindparams(id=event_id))
 
 
-def _label_names(page, layer: str) -> list[str]:  # noqa: ANN001
+def _label_names(page, layer: str) -> list[str]:
     return page.page.evaluate(
         f"window.sdiMap.map.queryRenderedFeatures({{layers: ['{layer}']}})"
         ".map(f => f.properties.name || f.properties.name_vi)")

@@ -25,7 +25,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Executable, Table, Text, cast, func, select
 
 from sdi.callers import VisibleCatalog
 from sdi.errors import NotFoundError
@@ -120,22 +120,22 @@ def _feature_collection(engine: Engine, layer) -> bytes:
     cached = _features.get(layer.id)
     if cached and cached[0] == stamp:
         return cached[1]
-    columns = [c.name for c in layer.sa_table.columns if c.name != "geom"]
-    # identifiers come from the catalogue's table definition, never from the request
-    sql = (f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}, "  # noqa: S608
-           f"ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, {SIMPLIFY_DEG}), 6) AS g "
-           f'FROM "{layer.table}" ORDER BY 1')
-    body = _geojson(engine, sql, id_column=layer.natural_key)
+    table = layer.sa_table
+    columns = [c for c in table.columns if c.name != "geom"]
+    query = (select(*columns, func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(table.c.geom, SIMPLIFY_DEG), 6)
+                    .label("g"))
+             .order_by(columns[0]))
+    body = _geojson(engine, query, id_column=layer.natural_key)
     _features[layer.id] = (stamp, body)
     return body
 
 
-def _geojson(engine: Engine, sql: str, id_column: str | None = None) -> bytes:
+def _geojson(engine: Engine, query: Executable, id_column: str | None = None) -> bytes:
     """A FeatureCollection from rows whose column ``g`` is GeoJSON made by PostGIS (written as text
     around it: the geometry is not parsed and dumped again)."""
     features = []
     with engine.connect() as conn:
-        for row in conn.execute(text(sql)):
+        for row in conn.execute(query):
             props = dict(row._mapping)
             geometry = props.pop("g")
             ident = f'"id":{json.dumps(str(props[id_column]))},' if id_column else ""
@@ -162,11 +162,11 @@ def _label_points(engine: Engine, layer) -> bytes:
     if cached and cached[0] == stamp:
         return cached[1]
     name, keep = LABELLED[layer.id]
-    # identifiers come from LABELLED and the catalogue, never from the request
-    cols = ", ".join(f'"{c}"' for c in (name, *keep))
-    sql = (f"SELECT {cols}, ST_AsGeoJSON(ST_PointOnSurface(geom), 6) AS g "  # noqa: S608
-           f'FROM "{layer.table}" WHERE "{name}" IS NOT NULL ORDER BY 1')
-    body = _geojson(engine, sql)
+    table = layer.sa_table
+    query = (select(*(table.c[c] for c in (name, *keep)),
+                    func.ST_AsGeoJSON(func.ST_PointOnSurface(table.c.geom), 6).label("g"))
+             .where(table.c[name].is_not(None)).order_by(table.c[name]))
+    body = _geojson(engine, query)
     _labels[layer.id] = (stamp, body)
     return body
 
@@ -182,18 +182,20 @@ async def labels(layer_id: str, request: Request, layers: VisibleCatalog) -> Res
                     headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
 
 
-def _rows(engine: Engine, layer_id: str, table: str, key: str, last_updated: str) -> list[dict]:
+def _rows(engine: Engine, layer_id: str, table: Table, key: str, last_updated: str) -> list[dict]:
     cached = _cache.get(layer_id)
     if cached and cached[0] == last_updated:
         return cached[1]
     name, name_en, kind = SEARCHED[layer_id]
-    # identifiers come from SEARCHED and the catalogue, never from the request
-    sql = (f'SELECT "{key}"::text AS id, "{name}" AS name, "{name_en}" AS name_en, "{kind}"::text AS kind, '  # noqa: S608
-           f"ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat, "
-           f"ST_XMin(geom) AS w, ST_YMin(geom) AS s, ST_XMax(geom) AS e, ST_YMax(geom) AS n "
-           f'FROM "{table}" WHERE "{name}" IS NOT NULL')
+    c, geom = table.c, table.c.geom
+    query = select(cast(c[key], Text).label("id"), c[name].label("name"), c[name_en].label("name_en"),
+                   cast(c[kind], Text).label("kind"),
+                   func.ST_X(func.ST_PointOnSurface(geom)).label("lon"),
+                   func.ST_Y(func.ST_PointOnSurface(geom)).label("lat"),
+                   func.ST_XMin(geom).label("w"), func.ST_YMin(geom).label("s"),
+                   func.ST_XMax(geom).label("e"), func.ST_YMax(geom).label("n")).where(c[name].is_not(None))
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(text(sql))]
+        rows = [dict(r._mapping) for r in conn.execute(query)]
     for r in rows:
         r["layer"] = layer_id
         r["_fold"] = fold(f"{r['name']} {r['name_en'] or ''}")
@@ -216,7 +218,7 @@ async def search(request: Request, layers: VisibleCatalog, q: str = Query("", ma
         layer = layers.get(layer_id)
         if layer is None:
             continue
-        rows = await asyncio.to_thread(_rows, engine, layer_id, layer.table, layer.natural_key,
+        rows = await asyncio.to_thread(_rows, engine, layer_id, layer.sa_table, layer.natural_key,
                                        str(layer.last_updated))
         for r in rows:
             if all(t in r["_fold"] for t in terms):

@@ -67,7 +67,8 @@ db-stop:
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy sdi layers api
+	$(BIN)/mypy sdi layers rasters api
+	$(BIN)/lint-imports
 
 bench: setup up
 	@scripts/system-deps.sh gdal-bin

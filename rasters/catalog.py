@@ -48,7 +48,7 @@ def visible_collections(engine: Engine, who: Principal) -> dict[str, RasterColle
     """The raster collections ``who`` may see, by id (the same rule as vector layers)."""
     with Session(engine, expire_on_commit=False) as session:
         rows = session.scalars(select(RasterCollection).order_by(RasterCollection.id)).all()
-    return {row.id: row for row in rows if visible(row, who)}  # type: ignore[arg-type]  # same fields as a layer
+    return {row.id: row for row in rows if visible(row, who)}
 
 
 def extents(engine: Engine, ids: list[str]) -> dict[str, tuple[list[float] | None, dt.datetime, dt.datetime, int]]:

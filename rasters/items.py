@@ -102,7 +102,7 @@ def _bbox(wkt: str | None) -> tuple[float, float, float, float] | None:
         return None
     from shapely import wkt as shapely_wkt
 
-    return tuple(shapely_wkt.loads(wkt).bounds)  # type: ignore[return-value]
+    return tuple(shapely_wkt.loads(wkt).bounds)
 
 
 def _ref(settings: Settings, item: RasterItem, coll: RasterCollection, bbox_wkt: str | None) -> RasterRef:
@@ -143,7 +143,7 @@ def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) 
         if ref is not None:
             with _items_lock:
                 _items[(engine.url.render_as_string(), settings.raster_store, item_id)] = ref
-    if ref is None or not visible(ref.collection, who):  # type: ignore[arg-type]  # same fields as a layer
+    if ref is None or not visible(ref.collection, who):
         return None
     return ref
 
@@ -152,7 +152,7 @@ def find_collection(engine: Engine, collection_id: str, who: Principal) -> Colle
     """The collection if ``who`` may see it."""
     with Session(engine) as session:
         row = session.get(RasterCollection, collection_id)
-    if row is None or not visible(row, who):  # type: ignore[arg-type]
+    if row is None or not visible(row, who):
         return None
     return _collection(row)
 
@@ -182,7 +182,7 @@ def visible_items(engine: Engine, settings: Settings, who: Principal) -> list[Ra
         rows = session.execute(stmt).all()
     out = []
     for item, coll, bbox in rows:
-        if visible(coll, who):  # type: ignore[arg-type]
+        if visible(coll, who):
             try:
                 out.append(_ref(settings, item, coll, bbox))
             except OutsideStoreError:

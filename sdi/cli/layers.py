@@ -23,7 +23,7 @@ layers_app = typer.Typer(help="Lớp dữ liệu / layers: list, load, validate,
 console = Console()
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context():
     settings = Settings()
     engine = prepare_database(settings)
     return settings, engine, load_catalog(engine)

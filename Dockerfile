@@ -11,6 +11,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY sdi sdi
 COPY layers layers
+COPY rasters rasters
 COPY tiles tiles
 COPY uav_ingest uav_ingest
 COPY change change

@@ -32,7 +32,8 @@ def prepare_database(settings: Settings) -> Engine:
 
 def bring_up(settings: Settings, *, force: bool = False) -> tuple[Engine, dict[str, ValidationReport | None]]:
     """Everything ``sdi up`` does: database ready and bundled data loaded."""
-    from layers.bundled import seed_bundled  # geopandas: not needed by commands that only prepare the database
+    # lazy: geopandas and the bundled-data builders, not needed by commands that only prepare the database
+    from layers.bundled import seed_bundled
 
     engine = prepare_database(settings)
     return engine, seed_bundled(engine, settings, force=force)

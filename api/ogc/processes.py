@@ -9,6 +9,8 @@ stays invisible, as for the tiles), and writes ``change_events`` like ``sdi chan
 
 from __future__ import annotations
 
+import logging
+
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from api.ogc import context
@@ -16,6 +18,9 @@ from change.detect import Params
 from change.run import run
 from sdi.access import Principal
 from sdi.errors import SDIError
+from sdi.problems import SERVER_ERROR
+
+logger = logging.getLogger(__name__)
 
 #: whose rights the run has (the gateway has already checked that the caller is a ranger or an admin)
 RANGERS = Principal(name="forest-change process", agency="kiemlam", role="agency")
@@ -65,8 +70,13 @@ class ForestChangeProcessor(BaseProcessor):
             mmu = float(data["mmu_ha"]) if data.get("mmu_ha") is not None else None
             out = run(self.services.engine, self.services.settings, before, after,
                       Params(threshold=threshold, mmu_ha=mmu), who=RANGERS)
-        except (SDIError, ValueError, TypeError) as exc:
-            raise ProcessorExecuteError(getattr(exc, "detail", str(exc))) from exc
+        except SDIError as exc:
+            if exc.status >= 500:  # the table's rule: no internal text in a server error
+                logger.error("forest-change failed", exc_info=exc)
+                raise ProcessorExecuteError(SERVER_ERROR) from exc
+            raise ProcessorExecuteError(exc.detail) from exc
+        except (ValueError, TypeError) as exc:
+            raise ProcessorExecuteError(str(exc)) from exc
         frame, r = out.events, out.result
         loss = frame[frame.change_type == "loss"]
         return "application/json", {

@@ -41,6 +41,7 @@ def detect_cmd(
     dry_run: Annotated[bool, typer.Option(help="detect and print, write nothing")] = False,
 ) -> None:
     """So sánh hai lần chụp, ghi vùng biến động vào lớp change_events / compare two acquisitions."""
+    # lazy: numpy, scipy, scikit-image, rasterio, geopandas (1.3 s), for this command only
     from change.detect import Params
     from change.run import run
 
@@ -94,7 +95,7 @@ def export_cmd(
     fmt: Annotated[str | None, typer.Option("--format", help="geojson | kml (default: from the extension)")] = None,
 ) -> None:
     """Xuất sự kiện ra GeoJSON/KML cho điện thoại, máy GPS / export events for phones and GPS units."""
-    from change.export import export, read_events
+    from change.export import export, read_events  # lazy: geopandas, for this command only
 
     _, engine = _prepare()
     frame = read_events(engine, after_item=after, commune=commune, owner=owner, status=status)
@@ -108,7 +109,7 @@ def report_cmd(
     after: Annotated[str | None, typer.Option("--after", help="only events of this after item (one run)")] = None,
 ) -> None:
     """Báo cáo theo xã và theo chủ rừng (HTML, PDF) / reports per commune and per forest owner."""
-    from change.report import write_reports
+    from change.report import write_reports  # lazy: geopandas, rasterio, fpdf2, for this command only
 
     settings, engine = _prepare()
     paths = write_reports(engine, settings, out_dir, after_item=after)

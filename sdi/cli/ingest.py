@@ -85,6 +85,7 @@ def ingest(
 
 
 def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):
+    # lazy: rasterio, rio-cogeo, rio-tiler (1.3 s), for this command only
     from uav_ingest.ingest import IngestResult, ingest_file, parse_when
 
     when = parse_when(when_text)

@@ -49,7 +49,7 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json", help="print JSON
 
 def _run_load(layer_id: str, path: Path, *, crs: str | None, source_layer: str | None,
               if_exists: IfExists, dry_run: bool) -> ValidationReport:
-    from layers.loader import load_vector
+    from layers.loader import load_vector  # lazy: geopandas, pyogrio (1.5 s), for the loading commands only
 
     settings, engine, catalog = _context()
     layer = get_layer(catalog, layer_id)
@@ -103,7 +103,7 @@ def export(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """Write a layer to GeoJSON or GeoPackage."""
-    from layers.export import export_layer
+    from layers.export import export_layer  # lazy: geopandas, for this command only
 
     _, engine, catalog = _context()
     count = export_layer(engine, get_layer(catalog, layer_id), path, overwrite=overwrite)

@@ -1,0 +1,34 @@
+"""The PostGIS schema (SQLAlchemy 2 + GeoAlchemy2). Alembic migrations create it.
+
+Storage CRS is EPSG:4326 (lon/lat) everywhere; areas are computed by the database in
+the province's own projection, VN-2000 / TM-3 107°15′ (EPSG:9215).
+
+By domain: ``base`` (the declarative base, CRS, column helpers), ``catalogue`` (layers, their
+loads, raster collections and items), ``vector`` (the tables served as layers), ``keys`` (API keys,
+the access log). Importing this package registers every table on ``Base.metadata``.
+"""
+
+from sdi.models.base import AREA_SRID, STORAGE_SRID, Base
+from sdi.models.catalogue import ACCESS_LEVELS, LayerRecord, LoadRecord, RasterCollection, RasterItem
+from sdi.models.keys import ROLES, AccessLogEntry, ApiKey
+from sdi.models.vector import (
+    AdminUnit,
+    BorderBelt,
+    BorderGate,
+    BorderLine,
+    ChangeEvent,
+    ForestPlot,
+    IndustrialPark,
+    PilotSite,
+    PointOfInterest,
+    Problem,
+    River,
+    TransportLine,
+)
+
+__all__ = [
+    "ACCESS_LEVELS", "AREA_SRID", "ROLES", "STORAGE_SRID",
+    "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "ChangeEvent",
+    "ForestPlot", "IndustrialPark", "LayerRecord", "LoadRecord", "PilotSite", "PointOfInterest", "Problem",
+    "RasterCollection", "RasterItem", "River", "TransportLine",
+]

@@ -492,11 +492,11 @@ def summarise_profile(out: Path, seconds: int, requests: int) -> str:
               + ", ".join(f"{part} {wall[part] * 10 / max(requests, 1):.1f} ms" for part, _ in WALL_PARTS)]
     lines += ["  the project's own code (inclusive):"] + [
         f"    {n / total:6.1%}  {f}" for f, n in incl.most_common()
-        if f.startswith(("tiles/", "api/", "sdi/", "uav_ingest/")) and not f.startswith("sdi/cli.py")][:15]
+        if f.startswith(("tiles/", "api/", "sdi/", "rasters/", "uav_ingest/")) and not f.startswith("sdi/cli/")][:15]
     return "\n".join(lines)
 
 
-WALL_PARTS = (("item lookup in the database (tiles/store.py:find_item)", "find_item ("),
+WALL_PARTS = (("item lookup in the database (rasters/items.py:find_item)", "find_item ("),
               ("key check in the database (sdi/access.py:authenticate)", "authenticate ("),
               ("tile read + encode (titiler TilerFactory.tile, rio-tiler)", "TilerFactory.tile.<locals>.tile ("))
 STARTUP_FRAMES = ("importlib", "create_app", "lifespan", "effective_candidates", "effective_low_priority")

@@ -53,7 +53,7 @@ def ingest(
                                                             "Sentinel-2 stack, DEM)", show_default=False)] = None,
     collection: Annotated[str | None, typer.Option("--collection", "-c",
                                                    help="raster collection, e.g. uav_rgb, uav_multispectral, "
-                                                        "sentinel2_l2a, dem (uav_ingest/collections.yaml)")] = None,
+                                                        "sentinel2_l2a, dem (rasters/collections.yaml)")] = None,
     datetime: Annotated[str | None, typer.Option("--datetime", "-t",
                                                  help="acquisition time, ISO 8601 (no offset: UTC+7)")] = None,
     platform: Annotated[str | None, typer.Option(help="platform, e.g. 'DJI Mavic 3M', sentinel-2a")] = None,

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from layers.published import SCHEMA, ColumnSpec, table_for
 from sdi.agencies import read_agencies
 from sdi.errors import NotFoundError
 from sdi.models import Base, LayerRecord
@@ -60,6 +61,25 @@ class LayerSpec(BaseModel):
     time_field: str | None = None
     required: list[str] = []
     aliases: dict[str, str] = {}
+    #: a published layer's attribute columns (its table is then ``published.<table>``); None: a model's table
+    columns: list[ColumnSpec] | None = None
+
+    @property
+    def published(self) -> bool:
+        """Published by an agency (``sdi layers create``), not bundled with the platform."""
+        return self.columns is not None
+
+    @property
+    def db_schema(self) -> str:
+        """The PostgreSQL schema of the layer's table."""
+        return SCHEMA if self.columns is not None else "public"
+
+    @property
+    def sa_table(self) -> Table:
+        """The SQLAlchemy table (from the models, or from a published layer's columns: the whitelist)."""
+        if self.columns is None:
+            return Base.metadata.tables[self.table]
+        return table_for(self.table, self.columns, self.natural_key, list(self.geometry))
 
 
 class Layer(LayerSpec):
@@ -68,11 +88,6 @@ class Layer(LayerSpec):
     feature_count: int = 0
     extent: list[float] | None = None
     last_updated: dt.datetime | None = None
-
-    @property
-    def sa_table(self) -> Table:
-        """The SQLAlchemy table (from the models, i.e. the whitelist)."""
-        return Base.metadata.tables[self.table]
 
     @property
     def has_geometry(self) -> bool:
@@ -139,6 +154,8 @@ def load_catalog(engine: Engine | Connection, specs: dict[str, LayerSpec] | None
             update_frequency=row.update_frequency, natural_key=row.natural_key,
             required=row.required_columns, feature_count=row.feature_count,
             extent=row.extent, last_updated=row.last_updated,
+            geometry=row.geometry_type.split(",") if row.geometry_type else [],
+            columns=row.columns,
         )
         catalog[row.id] = Layer.model_validate(base)
     return catalog
@@ -157,7 +174,7 @@ def get_layer(catalog: dict[str, Layer], layer_id: str) -> Layer:
 
 def refresh_stats(conn: Connection, layer: LayerSpec) -> None:
     """Recompute a layer's feature count, extent and last-updated time."""
-    table = Base.metadata.tables[layer.table]
+    table = layer.sa_table
     count = conn.execute(select(func.count()).select_from(table)).scalar_one()
     extent = None
     if layer.geometry and count:

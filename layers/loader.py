@@ -101,12 +101,15 @@ def load_batches(
     batches: Iterable[Batch], layer: Layer, *, engine: Engine, settings: Settings,
     source_crs: CRS | None, report: ValidationReport, if_exists: IfExists = "upsert",
     dry_run: bool = False, progress: Progress | None = None, checksum: str | None = None,
-    also: AlsoInTransaction | None = None,
+    also: AlsoInTransaction | None = None, before: AlsoInTransaction | None = None,
 ) -> ValidationReport:
-    """The load pipeline shared by files and in-memory frames (see ``load_vector``)."""
+    """The load pipeline shared by files and in-memory frames (see ``load_vector``); ``before(conn)``
+    runs first in the load's transaction (e.g. creating the table of a layer being published)."""
     with translate_db_errors(), engine.connect() as conn:
         tx = conn.begin()
         try:
+            if before is not None:
+                before(conn)
             _stage_and_write(conn, batches, layer, settings, source_crs, report,
                              if_exists, dry_run, progress, checksum, also)
         except BaseException:

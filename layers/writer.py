@@ -19,6 +19,11 @@ STAGE = "_sdi_stage"
 ROW = "_row"
 
 
+def qualified(table: Table) -> sql.Identifier:
+    """The table's name, with its schema when it has one (published layers live in ``published``)."""
+    return sql.Identifier(table.schema, table.name) if table.schema else sql.Identifier(table.name)
+
+
 class Stager:
     """A temporary copy of a layer's table, living until the transaction ends."""
 
@@ -33,7 +38,7 @@ class Stager:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGE)))
         conn.execute(
             sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-                sql.Identifier(STAGE), cols, sql.Identifier(table.name)
+                sql.Identifier(STAGE), cols, qualified(table)
             )
         )
         conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} bigint").format(
@@ -68,14 +73,14 @@ class Stager:
     def existing_keys(self) -> int:
         """How many staged keys already exist in the layer (the rows an upsert updates)."""
         query = sql.SQL("SELECT count(*) FROM {s} JOIN {t} USING ({k})").format(
-            s=sql.Identifier(STAGE), t=sql.Identifier(self.table.name), k=sql.Identifier(self.key))
+            s=sql.Identifier(STAGE), t=qualified(self.table), k=sql.Identifier(self.key))
         row = self.conn.execute(query).fetchone()
         assert row is not None  # count(*) always answers one row
         return int(row[0])
 
     def upsert(self, *, replace: bool) -> None:
         """Move the stage into the layer: replace everything, or insert-or-update by key."""
-        table = sql.Identifier(self.table.name)
+        table = qualified(self.table)
         if replace:
             self.conn.execute(sql.SQL("DELETE FROM {}").format(table))
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in self.columns)

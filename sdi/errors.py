@@ -27,6 +27,13 @@ class InvalidCredentialsError(SDIError):
     title = "Khoá không hợp lệ / Invalid credentials"
 
 
+class ConflictError(SDIError):
+    """The request names something that exists already, or that another request is creating."""
+
+    status = 409
+    title = "Xung đột / Conflict"
+
+
 class InvalidInputError(SDIError):
     status = 400
     title = "Dữ liệu không hợp lệ / Invalid input"

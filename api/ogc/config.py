@@ -40,7 +40,9 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
         "table": layer.table,
         "id_field": layer.natural_key,
         "geom_field": "geom",
-        "options": {"pool_size": 5, "max_overflow": 5},
+        # pygeoapi reflects the table from the first schema of the path (published layers: ``published``)
+        "options": {"pool_size": 5, "max_overflow": 5,
+                    **({"search_path": [layer.db_schema, "public"]} if layer.published else {})},
     }
     providers: list[dict] = [{
         "type": "feature",

@@ -8,19 +8,14 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from sdi import logs, migrate
-from sdi.access import add_key, list_keys, revoke_key
-from sdi.bootstrap import bring_up, prepare_database
+from sdi import logs
 from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
 from sdi.cli.maps import map_app
-from sdi.cluster import Cluster
-from sdi.database import make_engine, translate_db_errors
 from sdi.errors import SDIError, ValidationFailedError
 from sdi.settings import Settings
 
@@ -50,6 +45,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug lo
 @app.command()
 def up(force: Annotated[bool, typer.Option(help="reload bundled data even if unchanged")] = False) -> None:
     """Start the database, migrate, load the bundled data (idempotent)."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.bootstrap import bring_up
+
     _, results = bring_up(settings(), force=force)
     for layer_id, report in results.items():
         status = "unchanged" if report is None else f"+{report.counts.inserted} ~{report.counts.updated}"
@@ -64,6 +62,8 @@ def serve(
     reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
 ) -> None:
     """Serve the platform over HTTP (FastAPI + uvicorn)."""
+    import uvicorn  # lazy: only this command serves
+
     # The app factory reads Settings itself: pass the address on so links name the real port.
     if host:
         os.environ["SDI_HOST"] = host
@@ -78,6 +78,9 @@ def serve(
 @db_app.command("start")
 def db_start() -> None:
     """Initialise (first time) and start the embedded PostGIS cluster."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.cluster import Cluster
+
     s = _embedded_only()
     info = Cluster(s).ensure_running()
     console.print(f"PostGIS chạy tại / running on 127.0.0.1:{info.port} ({s.state_dir / 'pgdata'})")
@@ -86,6 +89,9 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS cluster."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.cluster import Cluster
+
     stopped = Cluster(_embedded_only()).stop()
     console.print("Đã dừng / stopped" if stopped else "Không chạy / was not running")
 
@@ -93,6 +99,11 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say where the database is, whether it answers, and its schema revision."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi import migrate
+    from sdi.cluster import Cluster
+    from sdi.database import make_engine, translate_db_errors
+
     s = settings()
     if s.embedded:
         cluster = Cluster(s)
@@ -114,6 +125,9 @@ def db_status() -> None:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply the Alembic migrations and write the layer catalogue."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.bootstrap import prepare_database
+
     prepare_database(settings())
     console.print("Lược đồ đã cập nhật / schema up to date")
 
@@ -125,6 +139,10 @@ def users_add(
     role: Annotated[str, typer.Option(help="agency | border | admin")] = "agency",
 ) -> None:
     """Create an API key; it is printed once, only its digest is stored."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.access import add_key
+    from sdi.database import make_engine, translate_db_errors
+
     with translate_db_errors():
         key = add_key(make_engine(settings()), name, agency, role)
     err.print(f"Khoá cho / key for {name} ({agency}, {role}); lưu lại ngay, không hiển thị lại / "
@@ -135,6 +153,10 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """List keys (names, agencies, roles, prefixes; never secrets)."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.access import list_keys
+    from sdi.database import make_engine, translate_db_errors
+
 
 
     with translate_db_errors():
@@ -150,6 +172,10 @@ def users_list() -> None:
 @users_app.command("revoke")
 def users_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
     """Revoke a key: it stops working at once."""
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.access import revoke_key
+    from sdi.database import make_engine, translate_db_errors
+
     with translate_db_errors():
         revoke_key(make_engine(settings()), name)
     console.print(f"Đã thu hồi / revoked: {name}")

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sdi.bootstrap import prepare_database
 from sdi.settings import Settings
 
 change_app = typer.Typer(help="Phát hiện biến động rừng / forest change detection", no_args_is_help=True)
@@ -18,6 +17,9 @@ console = Console()
 
 
 def _prepare():
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.bootstrap import prepare_database
+
     settings = Settings()
     return settings, prepare_database(settings)
 

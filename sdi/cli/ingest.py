@@ -12,11 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rasters.store import open_store
-from sdi.bootstrap import prepare_database
 from sdi.errors import SDIError
 from sdi.settings import Settings
-from uav_ingest.repair import repair
 
 console = Console()
 err = Console(stderr=True)
@@ -70,6 +67,10 @@ def ingest(
         raise typer.BadParameter("give FILE... (with --collection and --datetime) or --repair")
     if files and (not collection or not datetime):
         raise typer.BadParameter("--collection and --datetime are required with files")
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from rasters.store import open_store
+    from sdi.bootstrap import prepare_database
+
     settings = Settings()
     engine = prepare_database(settings)
     store = open_store(settings)
@@ -123,6 +124,8 @@ def _summary(results: list) -> Table:
 
 
 def _repair(engine, store, collections: list[str] | None, force: bool = False) -> None:
+    from uav_ingest.repair import repair  # lazy: as above
+
     with err.status("sửa chữa / repairing the raster store"):
         report = repair(engine, store, collections, force=force)
     table = Table(title="Sửa chữa kho ảnh / repair")

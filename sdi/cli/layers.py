@@ -11,9 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from layers.catalog import get_layer, load_catalog
 from layers.quality import DIMENSION_VI, ValidationReport
-from sdi.bootstrap import prepare_database
 from sdi.settings import Settings
 
 if TYPE_CHECKING:  # the loader (pandas, geopandas) is imported by the commands that load
@@ -24,6 +22,10 @@ console = Console()
 
 
 def _context():
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from layers.catalog import load_catalog
+    from sdi.bootstrap import prepare_database
+
     settings = Settings()
     engine = prepare_database(settings)
     return settings, engine, load_catalog(engine)
@@ -49,6 +51,7 @@ def list_layers(as_json: Annotated[bool, typer.Option("--json", help="print JSON
 
 def _run_load(layer_id: str, path: Path, *, crs: str | None, source_layer: str | None,
               if_exists: IfExists, dry_run: bool) -> ValidationReport:
+    from layers.catalog import get_layer  # lazy: as in _context
     from layers.loader import load_vector  # lazy: geopandas, pyogrio (1.5 s), for the loading commands only
 
     settings, engine, catalog = _context()
@@ -96,6 +99,37 @@ def validate(
     console.print("[green]Đạt / passed[/green]: nothing written (validate only)")
 
 
+@layers_app.command("create")
+def create(
+    layer_id: Annotated[str, typer.Argument(help="the new layer's id, e.g. diem_du_lich (a-z, 0-9, _)")],
+    path: Annotated[Path, typer.Argument(help="GeoPackage, zipped Shapefile, GeoJSON, CSV, KML/KMZ, FlatGeobuf")],
+    title_vi: Annotated[str, typer.Option("--title-vi", help="tên lớp tiếng Việt / Vietnamese title")],
+    owner: Annotated[str, typer.Option(help="owning agency code (sdi/agencies.yaml): its staff may edit")],
+    title_en: Annotated[str, typer.Option("--title-en", help="English title")] = "",
+    access: Annotated[str, typer.Option(help="public | internal | restricted")] = "internal",
+    key: Annotated[str | None, typer.Option(help="the file's unique key column (default: the row number)")] = None,
+    abstract_vi: Annotated[str, typer.Option("--abstract-vi", help="tóm tắt / Vietnamese abstract")] = "",
+    abstract_en: Annotated[str, typer.Option("--abstract-en", help="English abstract")] = "",
+    licence: Annotated[str, typer.Option(help="licence, e.g. CC-BY-4.0")] = "",
+    crs: CrsOpt = None, source_layer: SourceLayerOpt = None, report_path: ReportOpt = None,
+) -> None:
+    """Xuất bản lớp mới / publish a new layer from a file: schema inferred, table created, rows validated."""
+    from layers.publish import create_layer  # lazy: geopandas, pyogrio (1.5 s), for this command only
+
+    if access not in ("public", "internal", "restricted"):
+        raise typer.BadParameter("--access must be public, internal or restricted")
+    settings, engine, _ = _context()
+    layer, report = create_layer(path, layer_id, engine=engine, settings=settings, title_vi=title_vi,
+                                 title_en=title_en, owner=owner, access_level=access,  # type: ignore[arg-type]
+                                 abstract_vi=abstract_vi, abstract_en=abstract_en, licence=licence, key=key,
+                                 crs=crs, source_layer=source_layer)
+    _write_report(report, report_path)
+    print_report(report)
+    console.print(f"[green]Đã xuất bản / published[/green] {layer.id} ({layer.access_level}, "
+                  f"{', '.join(layer.geometry)}): {report.counts.inserted:,} features, columns "
+                  f"{', '.join(c.name for c in layer.columns or [])}")
+
+
 @layers_app.command("export")
 def export(
     layer_id: Annotated[str, typer.Argument(help="layer id")],
@@ -103,6 +137,7 @@ def export(
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
 ) -> None:
     """Write a layer to GeoJSON or GeoPackage."""
+    from layers.catalog import get_layer  # lazy: as in _context
     from layers.export import export_layer  # lazy: geopandas, for this command only
 
     _, engine, catalog = _context()

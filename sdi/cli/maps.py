@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from sdi.database import make_engine, translate_db_errors
 from sdi.settings import Settings
 
 map_app = typer.Typer(help="Bản đồ tĩnh / static maps (folium) for reports and notebooks", no_args_is_help=True)
@@ -23,6 +22,9 @@ def export(
 ) -> None:
     """Xuất bản đồ tĩnh / write a static HTML map (folium) of the chosen layers."""
     from layers.mapexport import build_map  # lazy: folium and geopandas, for this command only
+
+    # lazy: the database layer (SQLAlchemy ORM, GeoAlchemy2, Alembic: ~1 s) only when a command runs
+    from sdi.database import make_engine, translate_db_errors
 
     if out.exists() and not overwrite:
         raise typer.BadParameter(f"{out} đã có / exists (use --overwrite)")

@@ -51,6 +51,12 @@ class LayerRecord(Base):
     feature_count: Mapped[int] = mapped_column(Integer, server_default="0")
     extent: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
     last_updated: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: a published layer's attribute columns (``layers.published.ColumnSpec``); None: a bundled layer,
+    #: whose table is a model
+    columns: Mapped[list[dict] | None] = mapped_column(JSONB)
+    #: who published it (the key's name and agency), and when
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         CheckConstraint(f"access_level IN {ACCESS_LEVELS}", name="access_level_known"),
     )

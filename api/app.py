@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.change_reports import router as change_reports_router
+from api.layers import router as layers_router
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
 from api.qgis import router as qgis_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(OGC_PATH, gateway, name="ogc")
     problems.install(app)
     _routes(app)
+    app.include_router(layers_router)  # POST /layers (publishing)
     app.include_router(qgis_router)
     app.include_router(stac_router)
     app.include_router(raster_router)

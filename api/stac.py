@@ -26,15 +26,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from rasters import catalog
-from rasters.errors import ForbiddenError
 from rasters.store import open_store
+from sdi import uploads as streaming
 from sdi.access import Principal, can_edit
 from sdi.agencies import read_agencies
 from sdi.callers import caller
 from sdi.crs import LANG_SON_AOI
-from sdi.errors import InvalidCredentialsError, InvalidInputError, NotFoundError
+from sdi.errors import ForbiddenError, InvalidCredentialsError, InvalidInputError, NotFoundError
 from sdi.models import RasterCollection
-from uav_ingest import upload as streaming
 from uav_ingest.ingest import ingest_file, parse_when
 
 router = APIRouter(prefix="/stac", tags=["STAC"])

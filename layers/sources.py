@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 #: File suffix → GDAL driver. Anything else is refused before GDAL sees it.
 FORMATS: dict[str, str] = {
     ".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".zip": "ESRI Shapefile",
-    ".shp": "ESRI Shapefile", ".csv": "CSV", ".kml": "KML", ".fgb": "FlatGeobuf",
+    ".shp": "ESRI Shapefile", ".csv": "CSV", ".kml": "KML", ".kmz": "KML",
+    ".fgb": "FlatGeobuf",
 }
 #: Formats whose CRS is fixed by their specification (RFC 7946, KML 2.2) or absent (CSV).
 IMPLICIT_CRS = {"GeoJSON", "KML", "CSV"}
@@ -120,9 +121,9 @@ def open_source(
     if driver is None:
         raise UnsupportedFormatError(
             f"Định dạng không hỗ trợ / unsupported format '{path.suffix or path.name}'. "
-            "Use GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat columns or KML."
+            "Use GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat columns, KML/KMZ or FlatGeobuf."
         )
-    gdal_path, open_options = _gdal_path(path, driver)
+    gdal_path, open_options = _gdal_path(path, driver, max_bytes)
     layer = _pick_layer(gdal_path, driver, source_layer)
     try:
         info = pyogrio.read_info(gdal_path, layer=layer, **open_options)
@@ -145,13 +146,45 @@ def open_source(
     )
 
 
-def _gdal_path(path: Path, driver: str) -> tuple[str, dict[str, str]]:
+#: A zip whose content is this many times its size is refused: a zip bomb, not geodata (text-heavy
+#: GeoJSON and DBF files compress 5–20×; 100× leaves room and stops 1000× bombs).
+MAX_ZIP_RATIO = 100
+
+
+def _zip_members(path: Path, max_bytes: int) -> list[str]:
+    """The members of a zip, after refusing what no honest archive holds: names that climb out of
+    it (``../x.shp``, absolute paths), more content than the load limit, or a zip-bomb ratio. GDAL
+    reads the members in place (``/vsizip/``), nothing is extracted; the checks are for the reader's
+    memory and disk, and for the names that reports repeat."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInputError(f"{path.name}: tệp zip hỏng / not a valid zip archive") from exc
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if name.startswith("/") or ".." in name.split("/") or ":" in name.split("/")[0]:
+            raise InvalidInputError(f"{path.name}: tên tệp không an toàn trong zip / unsafe name in the zip "
+                                    f"{info.filename[:80]!r} (absolute or climbing out with ..)")
+    content = sum(i.file_size for i in infos)
+    if content > max_bytes:
+        raise FileTooLargeError(f"{path.name}: nội dung zip quá lớn / the zip holds {content:,} bytes, over the "
+                                f"limit of {max_bytes:,} (SDI_MAX_LOAD_BYTES)")
+    ratio = content // max(path.stat().st_size, 1)
+    if ratio > MAX_ZIP_RATIO and content > 10 * 1024**2:
+        raise InvalidInputError(f"{path.name}: tỉ lệ nén bất thường / the zip expands {ratio:,}× (over "
+                                f"{MAX_ZIP_RATIO}×): a zip bomb, not geodata")
+    return [i.filename for i in infos]
+
+
+def _gdal_path(path: Path, driver: str, max_bytes: int) -> tuple[str, dict[str, str]]:
+    if path.suffix.lower() == ".kmz":
+        kml = [n for n in _zip_members(path, max_bytes) if n.lower().endswith(".kml")]
+        if not kml:
+            raise InvalidInputError(f"{path.name}: không có tệp .kml / the KMZ holds no .kml file")
+        return f"/vsizip/{path.resolve()}/{kml[0]}", {}
     if path.suffix.lower() == ".zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.lower().endswith(".shp")]
-        except zipfile.BadZipFile as exc:
-            raise InvalidInputError(f"{path.name}: tệp zip hỏng / not a valid zip archive") from exc
+        names = [n for n in _zip_members(path, max_bytes) if n.lower().endswith(".shp")]
         if not names:
             raise InvalidInputError(f"{path.name}: không có tệp .shp / the zip holds no .shp file")
         if len(names) > 1:

@@ -32,13 +32,6 @@ class RasterRejected(InvalidInputError):
         self.status, self.title = CODES[code]
 
 
-class ForbiddenError(SDIError):
-    """The caller may see the collection but not add to it (not staff of the owning agency)."""
-
-    status = 403
-    title = "Không có quyền / Forbidden"
-
-
 class StoreError(SDIError):
     """The raster store cannot be used: an S3 endpoint unreachable, keys refused, no such bucket."""
 

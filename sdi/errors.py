@@ -27,6 +27,13 @@ class InvalidCredentialsError(SDIError):
     title = "Khoá không hợp lệ / Invalid credentials"
 
 
+class ForbiddenError(SDIError):
+    """The caller may see the thing but not change it (not staff of the owning agency)."""
+
+    status = 403
+    title = "Không có quyền / Forbidden"
+
+
 class ConflictError(SDIError):
     """The request names something that exists already, or that another request is creating."""
 

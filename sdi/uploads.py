@@ -1,8 +1,10 @@
 """An HTTP upload streamed to the store's tmp area: counted (and hashed) as it arrives, never held
 in memory, refused with 413 as soon as it passes the limit, whatever Content-Length said.
 
-Two forms: ``multipart/form-data`` (a ``file`` part plus optional ``datetime``/``platform``
-fields), parsed with python-multipart's streaming parser; or the raw file as the body.
+Two forms: ``multipart/form-data`` (a ``file`` part plus small form fields: a raster's ``datetime``,
+a layer's id and titles), parsed with python-multipart's streaming parser; or the raw file as the
+body. Used by the raster upload (``POST /stac/collections/{id}/items``) and the layer upload
+(``POST /layers``).
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ class Upload:
 class _Sink:
     """Writes file bytes to disk and hashes them; form fields are kept (small) in memory."""
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, path: Path, limit: int, setting: str) -> None:
         self.upload = Upload(path=path)
-        self.limit = limit
+        self.limit, self.setting = limit, setting
         self.digest = hashlib.sha256()
         self.fh = path.open("wb")
         self.received = 0
@@ -51,7 +53,7 @@ class _Sink:
     def count(self, n: int) -> None:
         self.received += n
         if self.received > self.limit:
-            raise _too_large(self.limit)
+            raise _too_large(self.limit, self.setting)
 
     def file_data(self, data: bytes) -> None:
         self.fh.write(data)
@@ -98,22 +100,23 @@ class _Sink:
         self.upload.sha256 = self.digest.hexdigest()
 
 
-def _too_large(limit: int, declared: int | None = None) -> FileTooLargeError:
+def _too_large(limit: int, setting: str, declared: int | None = None) -> FileTooLargeError:
     size = f" ({declared:,} byte / bytes)" if declared else ""
     return FileTooLargeError(f"Tệp tải lên{size} vượt giới hạn {limit:,} byte / the upload{size} exceeds the limit "
-                             f"of {limit:,} bytes (SDI_MAX_RASTER_BYTES)")
+                             f"of {limit:,} bytes ({setting})")
 
 
-async def receive(request: Request, tmp_dir: Path, limit: int) -> Upload:
-    """Stream the request body to ``tmp_dir/upload-part-<uuid>``; the caller removes ``.path``."""
+async def receive(request: Request, tmp_dir: Path, limit: int, setting: str = "SDI_MAX_RASTER_BYTES") -> Upload:
+    """Stream the request body to ``tmp_dir/upload-part-<uuid>``; the caller removes ``.path``.
+    ``setting`` names the limit in the 413's message."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     multipart = content_type == b"multipart/form-data"
     body_limit = limit + (FRAMING if multipart else 0)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > body_limit:  # refused before reading a byte
-        raise _too_large(limit, int(declared))
+        raise _too_large(limit, setting, int(declared))
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    sink = _Sink(tmp_dir / f"upload-part-{uuid.uuid4().hex}", body_limit)
+    sink = _Sink(tmp_dir / f"upload-part-{uuid.uuid4().hex}", body_limit, setting)
     try:
         if multipart:
             if b"boundary" not in options:
@@ -133,7 +136,7 @@ async def receive(request: Request, tmp_dir: Path, limit: int) -> Upload:
                 sink.count(len(chunk))
                 sink.file_data(chunk)
         if sink.upload.size > limit:  # the file alone, without the framing
-            raise _too_large(limit)
+            raise _too_large(limit, setting)
     except BaseException:
         sink.close()
         sink.upload.path.unlink(missing_ok=True)

@@ -1,0 +1,74 @@
+"""``POST /layers``: an agency publishes a layer over HTTP (multipart upload), as ``sdi layers create``.
+
+The file streams to the state folder (counted as it arrives, refused with 413 past
+``SDI_MAX_UPLOAD_BYTES``, never held in memory: ``sdi.uploads``), then ``layers.publish.create_layer``
+runs in a worker thread: one transaction, all or nothing. Form fields: ``file``, ``id``, ``title_vi``
+(required), ``title_en``, ``access`` (public | internal | restricted, default internal), ``owner``
+(admins only; staff publish for their own agency), ``key``, ``crs``, ``source_layer``,
+``abstract_vi``, ``abstract_en``, ``licence``. 201 with the layer and its validation report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from layers.publish import create_layer
+from layers.sources import FORMATS
+from sdi import uploads
+from sdi.callers import Caller
+from sdi.errors import ForbiddenError, InvalidCredentialsError, InvalidInputError, UnsupportedFormatError
+
+router = APIRouter(tags=["Lớp dữ liệu / layers"])
+
+ACCESS = ("public", "internal", "restricted")
+
+
+@router.post("/layers", status_code=201, responses={
+    201: {"description": "Đã xuất bản / published"}, 401: {"description": "no key"},
+    403: {"description": "another agency's layer"}, 409: {"description": "the id is taken"},
+    413: {"description": "too large"}, 415: {"description": "not a supported format"},
+    422: {"description": "the data failed validation; the report says why"}})
+async def publish(request: Request, who: Caller) -> JSONResponse:
+    """Xuất bản lớp mới / publish a new layer from a file (multipart: ``file`` and the form fields above)."""
+    if who.anonymous:
+        raise InvalidCredentialsError("Cần khoá API của cơ quan / publishing needs an agency's API key")
+    settings = request.app.state.settings
+    received = await uploads.receive(request, settings.state_dir / "uploads", settings.max_upload_bytes,
+                                     "SDI_MAX_UPLOAD_BYTES")
+    try:
+        form = received.fields
+        name = Path(received.filename or "").name
+        suffix = Path(name).suffix.lower()
+        if suffix not in FORMATS:
+            raise UnsupportedFormatError(f"Định dạng không hỗ trợ / unsupported format {suffix or name!r}: use "
+                                         f"{', '.join(sorted(FORMATS))}")
+        owner = form.get("owner") or who.agency or ""
+        if owner != who.agency and who.role != "admin":
+            raise ForbiddenError(f"Chỉ xuất bản cho cơ quan mình / staff publish for their own agency "
+                                 f"({who.agency}), not for {owner!r}")
+        access = form.get("access", "internal")
+        if access not in ACCESS:
+            raise InvalidInputError(f"access phải là / must be one of {', '.join(ACCESS)}, not {access!r}")
+        staged = received.path.with_name(f"{received.path.name}{suffix}")  # the driver follows the suffix
+        received.path.rename(staged)
+        received.path = staged
+        limiter = getattr(request.app.state, "publish_limiter", None)
+        if limiter is None:  # one publication at a time per process: each is CPU- and disk-bound
+            limiter = request.app.state.publish_limiter = anyio.CapacityLimiter(1)
+        layer, report = await anyio.to_thread.run_sync(lambda: create_layer(
+            staged, form.get("id", ""), engine=request.app.state.engine, settings=settings,
+            title_vi=form.get("title_vi", ""), title_en=form.get("title_en", ""), owner=owner, who=who,
+            access_level=access,  # type: ignore[arg-type]  # checked above
+            abstract_vi=form.get("abstract_vi", ""), abstract_en=form.get("abstract_en", ""),
+            licence=form.get("licence", ""), key=form.get("key") or None, crs=form.get("crs") or None,
+            source_layer=form.get("source_layer") or None), limiter=limiter)
+    finally:
+        received.path.unlink(missing_ok=True)
+    body = {"layer": layer.model_dump(mode="json", exclude={"aliases", "required"}),
+            "report": report.model_dump(mode="json")}
+    base = (settings.public_url or str(request.base_url)).rstrip("/")
+    return JSONResponse(body, status_code=201, headers={"Location": f"{base}/layers/{layer.id}"})

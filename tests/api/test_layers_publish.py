@@ -1,0 +1,158 @@
+"""``POST /layers``: an agency publishes a layer over HTTP; the running server serves it at once, and
+every kind of bad upload is refused with a precise problem and leaves nothing behind."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+
+import geopandas as gpd
+import httpx
+import pytest
+import shapely
+from sqlalchemy import MetaData, Table, text
+
+from sdi.access import add_key, revoke_key
+from sdi.settings import Settings
+from tests.conftest import start_server, stop_server
+
+PROBLEM = "application/problem+json"
+
+
+def _gpkg(path, n: int = 4) -> bytes:
+    frame = gpd.GeoDataFrame({"Tên cây": [f"Nghiến {i}" for i in range(n)], "Tuổi": [100 + i for i in range(n)]},
+                             geometry=[shapely.Point(106.70 + i / 2000, 21.90) for i in range(n)], crs=4326)
+    frame.to_file(path, driver="GPKG")
+    return path.read_bytes()
+
+
+def _state(engine) -> tuple[set[str], set[str]]:
+    with engine.connect() as conn:
+        return (set(conn.execute(text("SELECT id FROM layers")).scalars()),
+                set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'published'")).scalars()))
+
+
+@pytest.fixture()
+def made(engine):
+    ids: list[str] = []
+    yield ids
+    with engine.begin() as conn:
+        for layer_id in ids:
+            conn.execute(text("DELETE FROM layers WHERE id = :i"), {"i": layer_id})
+            Table(layer_id, MetaData(), schema="published").drop(conn, checkfirst=True)
+
+
+def _post(url: str, content: bytes, filename: str, key: str | None, **fields: str) -> httpx.Response:
+    headers = {"X-API-Key": key} if key else {}
+    return httpx.post(f"{url}/layers", files={"file": (filename, content)}, data=fields, headers=headers, timeout=120)
+
+
+def test_an_agency_publishes_over_http_and_the_layer_is_served(live_server, keys, engine, tmp_path, made):
+    made.append("cay_quy_hiem_http")
+    resp = _post(live_server.url, _gpkg(tmp_path / "cay.gpkg"), "cay.gpkg", keys["planner"], id="cay_quy_hiem_http",
+                 title_vi="Cây quý hiếm", title_en="Rare trees", access="public")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["layer"]["owner"] == "skhcn" and body["report"]["counts"]["inserted"] == 4
+    assert resp.headers["location"].endswith("/layers/cay_quy_hiem_http")
+    deadline = time.monotonic() + 5
+    while (items := httpx.get(f"{live_server.url}/ogc/collections/cay_quy_hiem_http/items", timeout=30)) \
+            .status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert items.status_code == 200
+    assert sorted(f["properties"]["ten_cay"] for f in items.json()["features"]) == [f"Nghiến {i}" for i in range(4)]
+    assert httpx.get(f"{live_server.url}/layers/cay_quy_hiem_http", timeout=30).json()["columns"]
+    again = _post(live_server.url, _gpkg(tmp_path / "cay.gpkg"), "cay.gpkg", keys["planner"], id="cay_quy_hiem_http",
+                  title_vi="Cây quý hiếm")
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+
+
+def test_who_may_publish(live_server, keys, engine, tmp_path):
+    content = _gpkg(tmp_path / "x.gpkg")
+    before = _state(engine)
+    anonymous = _post(live_server.url, content, "x.gpkg", None, id="lop_an_danh", title_vi="X")
+    assert anonymous.status_code == 401 and "Basic" in anonymous.headers["www-authenticate"]
+    other = _post(live_server.url, content, "x.gpkg", keys["planner"], id="lop_khac", title_vi="X", owner="kiemlam")
+    assert other.status_code == 403 and other.headers["content-type"].startswith(PROBLEM)
+    name = f"revoked-{time.time_ns()}"
+    revoked_key = add_key(engine, name, "skhcn")
+    assert _post(live_server.url, b"", "x.gpkg", revoked_key, id="lop_thu_hoi", title_vi="X").status_code == 400
+    revoke_key(engine, name)
+    time.sleep(1.1)  # past the key cache
+    revoked = _post(live_server.url, content, "x.gpkg", revoked_key, id="lop_thu_hoi", title_vi="X")
+    assert revoked.status_code == 401
+    assert _state(engine) == before
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_bad_uploads_are_refused_with_a_precise_problem_and_nothing_is_left(live_server, keys, engine, tmp_path):
+    good = _gpkg(tmp_path / "g.gpkg")
+    before = _state(engine)
+    uploads = live_server_uploads(live_server)
+    cases = [
+        ("empty", b"", "empty.geojson", {}, 400),
+        ("wrong extension", b"hello", "notes.txt", {}, 415),
+        ("corrupt zip", b"PK\x03\x04 not really", "broken.zip", {}, 400),
+        ("path traversal", _zip({"../x.shp": b"x", "../x.dbf": b"x"}), "trick.zip", {}, 400),
+        ("zip bomb", _zip({"big.shp": bytes(40 * 1024**2), "big.dbf": b"x"}), "bomb.zip", {}, 400),
+        ("no Vietnamese title", good, "g.gpkg", {"title_vi": " "}, 400),
+        ("bad id", good, "g.gpkg", {"id": "x; DROP TABLE layers"}, 400),
+        ("a bundled layer's table", good, "g.gpkg", {"id": "forest_plots"}, 400),
+        ("bad access level", good, "g.gpkg", {"access": "secret"}, 400),
+    ]
+    for what, content, name, fields, status in cases:
+        form = {"id": "lop_loi", "title_vi": "Lớp lỗi", **fields}
+        resp = _post(live_server.url, content, name, keys["planner"], **form)
+        assert resp.status_code == status, (what, resp.status_code, resp.text)
+        problem = resp.json()
+        assert resp.headers["content-type"].startswith(PROBLEM) and " / " in problem["detail"], what
+        assert _state(engine) == before, what
+    assert live_server_uploads(live_server) == uploads  # no upload left in the state folder
+
+
+def live_server_uploads(server) -> set[str]:
+    folder = Settings().state_dir / "uploads"  # the live server's (the default state folder)
+    return {p.name for p in folder.glob("*")} if folder.exists() else set()
+
+
+def test_an_oversized_upload_is_refused_as_it_streams(settings, seeded, keys, engine, tmp_path):
+    server = start_server(settings, {"SDI_MAX_UPLOAD_BYTES": "20000"})
+    try:
+        before = _state(engine)
+        big = _gpkg(tmp_path / "big.gpkg", n=400)
+        assert len(big) > 20000
+        resp = _post(server.url, big, "big.gpkg", keys["planner"], id="lop_lon", title_vi="Lớn")
+        assert resp.status_code == 413 and "SDI_MAX_UPLOAD_BYTES" in resp.json()["detail"]
+        assert _state(engine) == before
+    finally:
+        stop_server(server)
+
+
+def test_two_uploads_of_one_id_at_once_one_wins_the_other_is_a_409(live_server, keys, engine, tmp_path, made):
+    made.append("lop_dong_thoi")
+    content = _gpkg(tmp_path / "c.gpkg", n=50)
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        barrier.wait()
+        statuses.append(_post(live_server.url, content, "c.gpkg", keys["planner"], id="lop_dong_thoi",
+                              title_vi="Đồng thời").status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM published.lop_dong_thoi")).scalar_one() == 50

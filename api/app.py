@@ -22,6 +22,7 @@ from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
 from api.qgis import router as qgis_router
 from api.stac import router as stac_router
+from api.stac_collections import router as stac_collections_router
 from api.webmap import router as webmap_router
 from layers.catalog import get_layer, load_catalog
 from sdi import problems
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(layers_router)  # POST /layers (publishing)
     app.include_router(qgis_router)
     app.include_router(stac_router)
+    app.include_router(stac_collections_router)  # POST /stac/collections
     app.include_router(raster_router)
     app.include_router(change_reports_router)  # forest change reports at /change/reports
     app.include_router(webmap_router)  # the web map at /

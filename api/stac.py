@@ -54,7 +54,7 @@ PROVINCE_BBOX = [LANG_SON_AOI.west_lon_degree, LANG_SON_AOI.south_lat_degree,
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _base(request: Request) -> str:
+def stac_base(request: Request) -> str:
     settings = request.app.state.settings
     return (settings.public_url or str(request.base_url)).rstrip("/") + "/stac"
 
@@ -192,7 +192,7 @@ def build_search(params: dict, visible: dict[str, RasterCollection]) -> catalog.
 
 # --- documents -------------------------------------------------------------------------------
 
-def _collection_doc(row: RasterCollection, base: str, extent: tuple | None) -> dict:
+def collection_doc(row: RasterCollection, base: str, extent: tuple | None) -> dict:
     agencies = read_agencies()
     agency = agencies.get(row.owner)
     bbox, start, end, count = extent or (None, None, None, 0)
@@ -237,13 +237,13 @@ def _next_get(request: Request, token: str | None) -> dict | None:
 async def landing(request: Request) -> JSONResponse:
     """Trang gốc STAC / STAC landing page."""
     who = await caller(request)
-    base = _base(request)
+    base = stac_base(request)
     visible = await _visible(request, who)
     links = [_link("self", base), _link("root", base), _link("conformance", f"{base}/conformance"),
              _link("data", f"{base}/collections"),
              _link("search", f"{base}/search", GEOJSON, method="GET"),
              _link("search", f"{base}/search", GEOJSON, method="POST"),
-             _link("service-desc", _base(request).removesuffix("/stac") + "/openapi.json",
+             _link("service-desc", stac_base(request).removesuffix("/stac") + "/openapi.json",
                    "application/vnd.oai.openapi+json;version=3.0")]
     links += [_link("child", f"{base}/collections/{c}", title=row.title_en) for c, row in visible.items()]
     return _json({"type": "Catalog", "stac_version": STAC_VERSION, "id": "langson-sdi-rasters",
@@ -262,10 +262,10 @@ async def conformance() -> JSONResponse:
 async def collections(request: Request) -> JSONResponse:
     """Các bộ sưu tập ảnh / raster collections the caller may see."""
     who = await caller(request)
-    base = _base(request)
+    base = stac_base(request)
     visible = await _visible(request, who)
     extents = await asyncio.to_thread(catalog.extents, request.app.state.engine, list(visible))
-    docs = [_collection_doc(row, base, extents.get(c)) for c, row in visible.items()]
+    docs = [collection_doc(row, base, extents.get(c)) for c, row in visible.items()]
     return _json({"collections": docs, "links": [_link("self", f"{base}/collections"), _link("root", base)]})
 
 
@@ -274,7 +274,7 @@ async def collection(collection_id: str, request: Request) -> JSONResponse:
     who = await caller(request)
     row = await _collection(request, who, collection_id)
     extents = await asyncio.to_thread(catalog.extents, request.app.state.engine, [collection_id])
-    return _json(_collection_doc(row, _base(request), extents.get(collection_id)))
+    return _json(collection_doc(row, stac_base(request), extents.get(collection_id)))
 
 
 @router.get("/collections/{collection_id}/items")
@@ -286,7 +286,7 @@ async def items(collection_id: str, request: Request) -> JSONResponse:
     query.pop("collections", None)
     params = build_search(query, {row.id: row})
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
-    body = _page_doc(page, _base(request), str(request.url), _next_get(request, page.next_token))
+    body = _page_doc(page, stac_base(request), str(request.url), _next_get(request, page.next_token))
     return _json(body, GEOJSON)
 
 
@@ -298,7 +298,7 @@ async def item(collection_id: str, item_id: str, request: Request) -> JSONRespon
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
     if not page.items:
         raise NotFoundError(f"Không có ảnh / no item {item_id!r} in collection {collection_id!r}")
-    return _json(item_out(page.items[0], _base(request)), GEOJSON)
+    return _json(item_out(page.items[0], stac_base(request)), GEOJSON)
 
 
 @router.get("/search")
@@ -315,7 +315,7 @@ async def search_get(request: Request) -> JSONResponse:
             raise InvalidInputError("intersects phải là GeoJSON / intersects must be GeoJSON") from exc
     params = build_search(query, await _visible(request, who))
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
-    return _json(_page_doc(page, _base(request), str(request.url), _next_get(request, page.next_token)), GEOJSON)
+    return _json(_page_doc(page, stac_base(request), str(request.url), _next_get(request, page.next_token)), GEOJSON)
 
 
 @router.post("/search")
@@ -329,7 +329,7 @@ async def search_post(request: Request) -> JSONResponse:
         raise InvalidInputError("Thân yêu cầu phải là đối tượng JSON / the body must be a JSON object")
     params = build_search(body, await _visible(request, who))
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
-    base = _base(request)
+    base = stac_base(request)
     next_link = None
     if page.next_token:
         next_link = _link("next", f"{base}/search", GEOJSON, method="POST",
@@ -369,7 +369,7 @@ async def upload(collection_id: str, request: Request) -> JSONResponse:
         result = await anyio.to_thread.run_sync(job, limiter=state.raster_ingest_limiter)
     finally:
         staged.unlink(missing_ok=True)
-    base = _base(request)
+    base = stac_base(request)
     out = item_out(result.stac, base)
     location = f"{base}/collections/{collection_id}/items/{result.item_id}"
     return _json(out, GEOJSON, 201 if result.status == "ingested" else 200, Location=location)

@@ -201,7 +201,7 @@ def _run(path: Path, name: str, claim: _Claim, result: IngestResult, collection_
          when: dt.datetime, platform: str | None, web_optimized: bool, engine: Engine, settings: Settings,
          store: LocalStore | S3Store, steps: Steps) -> None:
     steps.start(f"kiểm tra / validate {name}")
-    info = validate.inspect_source(path, kind=kind, default_bands=band_names(collection_id),
+    info = validate.inspect_source(path, kind=kind, default_bands=band_names(engine, collection_id),
                                    max_pixels=settings.max_raster_pixels, max_bytes=settings.max_raster_bytes,
                                    name=name)
     with engine.connect() as conn:

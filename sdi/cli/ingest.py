@@ -61,6 +61,15 @@ def ingest(
     force: Annotated[bool, typer.Option(help="with --repair: repair even when the store and the catalogue have "
                                              "nothing in common (normally a wrong SDI_RASTER_STORE or "
                                              "SDI_DATABASE_URL, refused)")] = False,
+    create: Annotated[bool, typer.Option("--create", help="create --collection if it does not exist (with "
+                                                          "--kind, --title-vi, --owner)")] = False,
+    kind: Annotated[str | None, typer.Option(help="with --create: rgb | multispectral | sentinel2 | dem | "
+                                                  "categorical (decides the COG profile)")] = None,
+    title_vi: Annotated[str | None, typer.Option("--title-vi", help="with --create: Vietnamese title")] = None,
+    title_en: Annotated[str | None, typer.Option("--title-en", help="with --create: English title")] = None,
+    owner: Annotated[str | None, typer.Option(help="with --create: owning agency (sdi/agencies.yaml)")] = None,
+    access: Annotated[str, typer.Option(help="with --create: public | internal | restricted")] = "internal",
+    licence: Annotated[str, typer.Option(help="with --create: licence, e.g. CC-BY-4.0")] = "",
 ) -> None:
     """Nạp ảnh UAV/vệ tinh / ingest rasters: validate, COG, statistics, footprint, STAC item, register."""
     if not files and not repair:
@@ -74,6 +83,8 @@ def ingest(
     settings = Settings()
     engine = prepare_database(settings)
     store = open_store(settings)
+    if create and collection:
+        _create(engine, collection, kind, title_vi, title_en, owner, access, licence)
     if repair:
         _repair(engine, store, [collection] if collection else None, force)
     if not files:
@@ -83,6 +94,27 @@ def ingest(
     failed = [r for r in results if r.status == "failed"]
     if failed:
         raise typer.Exit(2)
+
+
+def _create(engine, collection: str, kind: str | None, title_vi: str | None, title_en: str | None,
+            owner: str | None, access: str, licence: str) -> None:
+    """Create the collection unless it exists."""
+    from pydantic import ValidationError
+
+    from rasters.collections import CollectionSpec, create_collection, find_collection  # lazy: as above
+
+    if find_collection(engine, collection) is not None:
+        return
+    if not (kind and title_vi and owner):
+        raise typer.BadParameter("--create needs --kind, --title-vi and --owner")
+    try:
+        spec = CollectionSpec.model_validate(dict(
+            id=collection, kind=kind, title_vi=title_vi, title_en=title_en or title_vi, description_vi="",
+            description_en="", owner=owner, licence=licence, access_level=access))
+    except ValidationError as exc:
+        raise typer.BadParameter(f"--create: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from exc
+    create_collection(engine, spec)
+    console.print(f"[green]Đã tạo bộ sưu tập / created the raster collection[/green] {collection} ({kind}, {access})")
 
 
 def _ingest_all(files, collection, when_text, platform, web_optimized, engine, settings, store):

@@ -92,6 +92,8 @@ class RasterCollection(Base):
     access_level: Mapped[str] = mapped_column(String(16), server_default="public")
     #: rgb | multispectral | sentinel2 | dem | categorical: decides COG profile and resampling
     kind: Mapped[str] = mapped_column(String(16))
+    #: default band names (STAC eo common names) for files that do not name theirs
+    bands: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=EMPTY_TEXT_ARRAY)
     __table_args__ = (
         CheckConstraint(f"access_level IN {ACCESS_LEVELS}", name="raster_access_level_known"),
         CheckConstraint("kind IN ('rgb', 'multispectral', 'sentinel2', 'dem', 'categorical')",

@@ -1,4 +1,5 @@
-"""published layers: their columns in the catalogue, their tables in the schema ``published``
+"""published layers: their columns in the catalogue, their tables in the schema ``published``;
+default band names of raster collections in the database (collections agencies create)
 
 Revision ID: 0005
 Revises: 0004
@@ -22,9 +23,12 @@ def upgrade() -> None:
     op.add_column('layers', sa.Column('created_by', sa.Text(), nullable=True))
     op.add_column('layers', sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'),
                                       nullable=True))
+    op.add_column('raster_collections', sa.Column('bands', postgresql.ARRAY(sa.Text()),
+                                                  server_default=sa.text("'{}'::text[]"), nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column('raster_collections', 'bands')
     op.execute("DELETE FROM layers WHERE columns IS NOT NULL")  # published layers: their tables go below
     op.drop_column('layers', 'created_at')
     op.drop_column('layers', 'created_by')

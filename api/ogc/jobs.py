@@ -68,10 +68,10 @@ class JobManager(PostgreSQLManager):
             super().update_job(job_id, {**final, "location": None, "output": _encode(final.get("mimetype"), outputs)})
         return jfmt, outputs, status
 
-    def get_job_result(self, job_id: str) -> tuple[str | None, Any]:
+    def get_job_result(self, job_id: str) -> tuple[str | None, Any] | tuple[None]:
         job = self.get_job(job_id)
         if JobStatus[job["status"]] != JobStatus.successful:
-            return (None,)  # type: ignore[return-value]  # pygeoapi's own answer for an unfinished job
+            return (None,)  # pygeoapi's own answer for an unfinished job
         output, mimetype = job.get("output"), job.get("mimetype")
         if output is None:
             raise JobResultNotFoundError()

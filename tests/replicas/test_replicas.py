@@ -14,20 +14,23 @@ one raster store, each with its own state folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from api.ogc.jobs import ORPHAN_AFTER, lock_key
 from rasters.items import ITEM_TTL_S
 from sdi.access import KEY_TTL_S, add_key, revoke_key
 from sdi.callers import CATALOG_CHECK_S
-from sdi.models import CachedReport, LayerRecord, RasterItem
+from sdi.models import CachedReport, LayerRecord, ProcessJob, RasterItem
 from tests.conftest import stop_server
 from tests.replicas.conftest import replica
 
@@ -191,3 +194,36 @@ def test_a_withdrawn_raster_item_is_gone_from_the_other_replica_within_a_second(
     finally:
         _set_status(engine, pair.after, "ready")
     assert httpx.get(url, timeout=30).status_code == 200
+
+
+def test_a_job_whose_replica_stopped_is_failed_not_left_running(replicas, keys, engine):
+    """What a replica that crashed mid-job leaves: a ``running`` row and no lock. Any replica asked about
+    it marks it failed (run it again); a job whose lock is held (running somewhere) is left alone."""
+    ranger = {"X-API-Key": keys["ranger"]}
+    long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - ORPHAN_AFTER - dt.timedelta(seconds=30)
+    orphan, alive = str(uuid.uuid4()), str(uuid.uuid4())
+    with Session(engine) as session:
+        for job_id in (orphan, alive):
+            session.add(ProcessJob(identifier=job_id, type="process", process_id="forest-change", status="running",
+                                   created=long_ago, started=long_ago, updated=long_ago, progress=50,
+                                   message="Job running", mimetype="application/json"))
+        session.commit()
+    try:
+        with engine.connect() as runner:  # the replica running ``alive``: it holds the job's lock
+            runner.execute(select(func.pg_advisory_lock(lock_key(alive))))
+            runner.commit()
+            failed = _job(replicas.b.url, orphan, ranger).json()
+            assert failed["status"] == "failed" and "the server running the job stopped" in failed["message"]
+            assert _job(replicas.a.url, alive, ranger).json()["status"] == "running"
+            listed = httpx.get(f"{replicas.a.url}/ogc/jobs", params={"f": "json"}, headers=ranger, timeout=30)
+            statuses = {j["jobID"]: j["status"] for j in listed.json()["jobs"]}
+            assert (statuses[orphan], statuses[alive]) == ("failed", "running")
+            runner.execute(select(func.pg_advisory_unlock(lock_key(alive))))
+            runner.commit()
+        # its replica gone (the lock free): failed, as seen from the other replica
+        assert _job(replicas.b.url, alive, ranger).json()["status"] == "failed"
+        assert _results(replicas.b.url, alive, ranger).status_code == 400  # pygeoapi: "job failed"
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(ProcessJob).where(ProcessJob.identifier.in_([orphan, alive])))
+            session.commit()

@@ -1,6 +1,6 @@
 """Changes other processes made, told by PostgreSQL at once (``LISTEN``/``NOTIFY``).
 
-Triggers (migration 0006) send ``NOTIFY sdi_changes, '<table>'`` when a statement changes
+Triggers (migration 0007) send ``NOTIFY sdi_changes, '<table>'`` when a statement changes
 ``api_keys`` (a revocation, a deletion), ``layers``, ``raster_collections`` or ``raster_items``;
 the notification reaches every listening process when the transaction commits. A ``ChangeListener``
 (one per server, started in the application's lifespan) holds one connection of its own, listens

@@ -1,4 +1,4 @@
-"""sdi.notify: the triggers of migration 0006 tell a listening process of changes at commit."""
+"""sdi.notify: the triggers of migration 0007 tell a listening process of changes at commit."""
 
 from __future__ import annotations
 

@@ -25,10 +25,12 @@ from api.stac import router as stac_router
 from api.stac_collections import router as stac_collections_router
 from api.webmap import router as webmap_router
 from layers.catalog import get_layer, load_catalog
+from rasters.items import forget_items
 from sdi import problems
 from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
 from sdi.errors import DatabaseError
+from sdi.notify import ChangeListener
 from sdi.settings import Settings
 from tiles.router import router as raster_router
 
@@ -47,8 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.door = Door(engine, load_catalog)  # who is calling, and the catalogue, for every route
         gateway.bind(settings, engine, app.state.door)
-        yield
-        engine.dispose()
+        # other replicas' changes (revocations, catalogue, raster items) seen at once, not within a second
+        listener = ChangeListener(engine)
+        app.state.door.listen(listener)
+        listener.on("raster_items", forget_items)
+        listener.on("raster_collections", forget_items)
+        app.state.changes = listener.start()
+        try:
+            yield
+        finally:
+            listener.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI",

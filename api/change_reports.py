@@ -12,23 +12,31 @@ OGC API may read them (``sdi.access.visible``: it is ``internal``, so any valid 
 agency); for anyone else the reports do not exist (404, as the OGC API answers for the layer). The
 before/after image chips come only from the raster items the caller may see.
 
-Rendered reports are cached on disk under ``{state_dir}/cache/change-reports``, keyed by a digest
-of every row the report shows (``change.report.version``) and of the items whose chips it holds:
-any change to the events gives a new key, and the stale file is removed when the new one is written.
+Rendered reports are cached in PostgreSQL (``change_report_cache``, ``sdi.models.CachedReport``), one
+row per report, format and set of chips, valid for one digest of every row the report shows
+(``change.report.version``): any change to the events gives a new digest, and the new rendering
+replaces the stale one in the same row. Every replica on the database serves what any of them
+rendered, with the same ETag (made of the report's identity and that digest, not of the bytes).
+The database rather than the raster store: it is the one thing every replica surely shares (the
+store may be a local folder), an upsert replaces a report atomically, pruning is one ``DELETE``,
+and a report (a few hundred kB of HTML, a PDF of a few MB) is small for a ``bytea``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
-import os
 import tempfile
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from change.export import read_events
 from change.report import _slug, chips_for, list_runs, prepare, sources, version
@@ -36,6 +44,7 @@ from sdi.access import Principal
 from sdi.callers import caller, visible_catalog
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError, NotFoundError
+from sdi.models import CachedReport
 from sdi.settings import Settings
 
 router = APIRouter(prefix="/change/reports", tags=["Báo cáo biến động rừng / forest change reports"])
@@ -106,69 +115,63 @@ async def report(request: Request, before: str, after: str,
         raise InvalidInputError("Chọn xã hoặc chủ rừng, không cả hai / give commune or owner, not both")
     settings: Settings = request.app.state.settings
     with translate_db_errors():
-        path, etag = await asyncio.to_thread(_cached, request.app.state.engine, settings, who, before, after,
+        content, etag = await asyncio.to_thread(_cached, request.app.state.engine, settings, who, before, after,
                                              commune, owner, f)
     headers = {**PRIVATE, "ETag": etag}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     if f == "pdf":
         headers["Content-Disposition"] = f'inline; filename="{_filename(before, after, commune, owner)}.pdf"'
-    return FileResponse(path, media_type=MEDIA[f], headers=headers)
+    return Response(content, media_type=MEDIA[f], headers=headers)
 
 
 def _filename(before: str, after: str, commune: str | None, owner: str | None) -> str:
     return "bao-cao-bien-dong-" + _slug("-".join(x for x in (commune, owner, after) if x))
 
 
-def cache_dir(settings: Settings) -> Path:
-    return settings.state_dir / "cache" / "change-reports"
+#: reports not rendered for this long are removed (runs deleted, or never asked for again)
+MAX_AGE = dt.timedelta(days=30)
 
 
-def _cached(engine, settings: Settings, who: Principal, before: str, after: str,
-            commune: str | None, owner: str | None, fmt: str) -> tuple[Path, str]:
-    """The report's file (rendered now if the events changed since it was last), and its ETag."""
+def _cached(engine: Engine, settings: Settings, who: Principal, before: str, after: str,
+            commune: str | None, owner: str | None, fmt: str) -> tuple[bytes, str]:
+    """The report (rendered now if the events changed since it was last, by any replica), and its ETag."""
     count, digest = version(engine, before, after, commune=commune, owner=owner)
     if count == 0:
         what = f"xã / commune {commune!r}" if commune else f"chủ rừng / owner {owner!r}" if owner else "đợt / run"
         raise NotFoundError(f"Không có sự kiện biến động / no change events for {what} in the run "
                             f"{before!r} → {after!r}")
     found = sources(engine, settings, {before, after}, who)
-    # one file per report and set of chips the caller may see; its name carries the events' digest
+    # one row per report and set of chips the caller may see, valid for the events' digest
     stem = hashlib.sha256("\x1f".join([str(engine.url.database), before, after, commune or "", owner or "",
                                        *sorted(found)]).encode()).hexdigest()[:20]
     key = hashlib.sha256(f"{REPORT_VERSION}|{digest}".encode()).hexdigest()[:20]
-    folder = cache_dir(settings)
-    path = folder / f"{stem}.{key}.{fmt}"
-    if not path.is_file():
+    etag, row_key = f'"{stem}-{key}"', f"{stem}.{fmt}"
+    with Session(engine) as session:
+        content = session.scalar(select(CachedReport.content).where(CachedReport.key == row_key,
+                                                                    CachedReport.version == key))
+    if content is None:
         frame = read_events(engine, before_item=before, after_item=after, commune=commune, owner=owner)
         chips = chips_for(frame.head(MAX_CHIPS), found, settings)
         rendered = prepare(engine, settings, frame, commune=commune, owner=owner, chips=chips)
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=f".{fmt}")
-        os.close(fd)
-        try:
-            if fmt == "pdf":
-                rendered.pdf(Path(tmp))
-            else:
-                Path(tmp).write_text(rendered.html(), encoding="utf-8")
-            os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        for stale in folder.glob(f"{stem}.*.{fmt}"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-        _prune(folder)
-    return path, f'"{stem}-{key}"'
+        if fmt == "pdf":
+            with tempfile.TemporaryDirectory(prefix="sdi-report-") as tmp:
+                rendered.pdf(Path(tmp) / "report.pdf")
+                content = (Path(tmp) / "report.pdf").read_bytes()
+        else:
+            content = rendered.html().encode("utf-8")
+        _store(engine, row_key, key, MEDIA[fmt], content)
+    return bytes(content), etag
 
 
-def _prune(folder: Path, max_age_s: float = 30 * 86400) -> None:
-    """Remove reports not rendered for a month (runs deleted, or never asked for again)."""
-    import time
-
-    limit = time.time() - max_age_s
-    for old in folder.iterdir():
-        try:
-            if old.stat().st_mtime < limit:
-                old.unlink()
-        except FileNotFoundError:
-            pass
+def _store(engine: Engine, row_key: str, key: str, media_type: str, content: bytes) -> None:
+    """Keep a rendering (replacing the stale one of the same report), forget those not rendered for a month."""
+    values = {"key": row_key, "version": key, "media_type": media_type, "content": content,
+              "created": dt.datetime.now(dt.UTC)}
+    stmt = insert(CachedReport).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=[CachedReport.key],
+                                      set_={k: stmt.excluded[k] for k in values if k != "key"})
+    with Session(engine) as session:
+        session.execute(stmt)
+        session.execute(delete(CachedReport).where(CachedReport.created < dt.datetime.now(dt.UTC) - MAX_AGE))
+        session.commit()

@@ -117,6 +117,15 @@ def _ref(settings: Settings, item: RasterItem, coll: RasterCollection, bbox_wkt:
 ITEM_TTL_S = 1.0
 _items: TTLCache[tuple[str, str, str], RasterRef] = TTLCache(maxsize=1024, ttl=ITEM_TTL_S)
 _items_lock = threading.Lock()
+_generation = 0  # bumped by ``forget_items``: a look-up that began before is not kept
+
+
+def forget_items() -> None:
+    """Forget every kept item (another process changed raster items or collections: ``sdi.notify``)."""
+    global _generation
+    with _items_lock:
+        _generation += 1
+        _items.clear()
 
 
 def _load_item(engine: Engine, settings: Settings, item_id: str) -> RasterRef | None:
@@ -139,10 +148,12 @@ def find_item(engine: Engine, settings: Settings, item_id: str, who: Principal) 
     pending, or hidden: the caller cannot tell which). The access rule is applied on every call."""
     ref = cached_item(engine, settings, item_id)
     if ref is None:
+        generation = _generation
         ref = _load_item(engine, settings, item_id)
         if ref is not None:
             with _items_lock:
-                _items[(engine.url.render_as_string(), settings.raster_store, item_id)] = ref
+                if generation == _generation:
+                    _items[(engine.url.render_as_string(), settings.raster_store, item_id)] = ref
     if ref is None or not visible(ref.collection, who):
         return None
     return ref

@@ -138,6 +138,13 @@ class KeyCache:
         self.engine = engine
         self._cache: TTLCache[str, Principal] = TTLCache(maxsize=size, ttl=ttl)
         self._lock = threading.Lock()  # TTLCache is not thread-safe
+        self._generation = 0  # bumped by ``forget``: a check that began before is not kept
+
+    def forget(self) -> None:
+        """Trust no key checked so far (another process revoked or deleted one: ``sdi.notify``)."""
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
 
     def cached(self, key: str) -> Principal | None:
         """The principal of ``key`` if it was checked within the TTL (no database round trip)."""
@@ -146,10 +153,11 @@ class KeyCache:
 
     def check(self, key: str | None) -> Principal | None:
         """``authenticate``, remembering a valid key."""
+        generation = self._generation
         who = authenticate(self.engine, key)
         if key:
             with self._lock:
-                if who is not None and not who.anonymous:
+                if who is not None and not who.anonymous and generation == self._generation:
                     self._cache[_digest(key.strip())] = who
                 else:
                     self._cache.pop(_digest(key.strip()), None)

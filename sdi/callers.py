@@ -32,6 +32,7 @@ from sqlalchemy import Engine, text
 from sdi.access import ANONYMOUS, KeyCache, Principal, Protected, visible
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidCredentialsError
+from sdi.notify import ChangeListener
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Door[L: Protected]:
         self._catalog: dict[str, L] = {}
         self._version: str | None = None
         self._checked = 0.0
+        self._stale = False  # set by ``expire``: the next look re-reads the catalogue
         self._lock = threading.Lock()
         self._listeners: list[Callable[[dict[str, L]], None]] = []
         self.refresh(force=True)
@@ -102,9 +104,10 @@ class Door[L: Protected]:
     def refresh(self, force: bool = False) -> None:
         """Re-read the catalogue if the ``layers`` table changed (asked at most once a second)."""
         now = time.monotonic()
-        if not force and now - self._checked < CATALOG_CHECK_S:
+        if not force and not self._stale and now - self._checked < CATALOG_CHECK_S:
             return
         with self._lock:
+            self._stale = False  # an ``expire`` from now on counts for the next look
             with self.engine.connect() as conn:
                 version = conn.execute(_VERSION_SQL).scalar()
             self._checked = now
@@ -114,6 +117,15 @@ class Door[L: Protected]:
                 for listener in self._listeners:
                     listener(self._catalog)
                 logger.info("catalogue (re)read: %d layers", len(self._catalog))
+
+    def expire(self) -> None:
+        """Re-read the catalogue's version on the next look (another process changed ``layers``: ``sdi.notify``)."""
+        self._stale = True
+
+    def listen(self, listener: ChangeListener) -> None:
+        """Forget trusted keys and the catalogue's version as soon as another process changes them."""
+        listener.on("api_keys", self.keys.forget)
+        listener.on("layers", self.expire)
 
     @property
     def version(self) -> str | None:

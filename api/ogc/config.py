@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from api.ogc.jobs import manager_config
 from layers.catalog import Layer
 from sdi.agencies import read_agencies
 from sdi.settings import Settings
@@ -116,8 +117,6 @@ def pygeoapi_config(catalog: dict[str, Layer], settings: Settings, database: str
         resources[layer_id] = layer_resource(catalog[layer_id], settings, database, layer_id in editable)
     # OGC API – Processes: forest change detection (execution gated by the gateway: rangers, admins)
     resources["forest-change"] = {"type": "process", "processor": {"name": "api.ogc.processes.ForestChangeProcessor"}}
-    jobs = settings.state_dir / "pygeoapi" / "job-outputs"
-    jobs.mkdir(parents=True, exist_ok=True)
     return {
         "server": {
             "bind": {"host": settings.host, "port": settings.port},
@@ -133,9 +132,9 @@ def pygeoapi_config(catalog: dict[str, Layer], settings: Settings, database: str
             "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                     "attribution": "&copy; OpenStreetMap contributors (ODbL)"},
             "admin": False,
-            # jobs of asynchronous processes (forest-change): status and results survive a restart
-            "manager": {"name": "TinyDB", "connection": str(settings.state_dir / "pygeoapi" / "jobs.json"),
-                        "output_dir": str(jobs)},
+            # jobs of asynchronous processes (forest-change) in PostgreSQL, results included: seen by every
+            # replica, kept across restarts
+            "manager": manager_config(database),
         },
         "logging": {"level": "ERROR"},
         "metadata": {

@@ -5,12 +5,14 @@ the province's own projection, VN-2000 / TM-3 107°15′ (EPSG:9215).
 
 By domain: ``base`` (the declarative base, CRS, column helpers), ``catalogue`` (layers, their
 loads, raster collections and items), ``vector`` (the tables served as layers), ``keys`` (API keys,
-the access log). Importing this package registers every table on ``Base.metadata``.
+the access log), ``shared`` (OGC process jobs, rendered change reports: what replicas share).
+Importing this package registers every table on ``Base.metadata``.
 """
 
 from sdi.models.base import AREA_SRID, STORAGE_SRID, Base
 from sdi.models.catalogue import ACCESS_LEVELS, LayerRecord, LoadRecord, RasterCollection, RasterItem
 from sdi.models.keys import ROLES, AccessLogEntry, ApiKey
+from sdi.models.shared import CachedReport, ProcessJob
 from sdi.models.vector import (
     AdminUnit,
     BorderBelt,
@@ -28,7 +30,8 @@ from sdi.models.vector import (
 
 __all__ = [
     "ACCESS_LEVELS", "AREA_SRID", "ROLES", "STORAGE_SRID",
-    "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "ChangeEvent",
-    "ForestPlot", "IndustrialPark", "LayerRecord", "LoadRecord", "PilotSite", "PointOfInterest", "Problem",
+    "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "CachedReport",
+    "ChangeEvent", "ForestPlot", "IndustrialPark", "LayerRecord", "LoadRecord", "PilotSite", "PointOfInterest",
+    "Problem", "ProcessJob",
     "RasterCollection", "RasterItem", "River", "TransportLine",
 ]

@@ -8,9 +8,9 @@ import json
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from api.change_reports import cache_dir
+from sdi.models import CachedReport
 
 PROBLEM = "application/problem+json"
 
@@ -98,7 +98,7 @@ def test_bad_requests_are_problems(live_server, keys, event):
         assert r.headers["content-type"].startswith(PROBLEM) and body["status"] == status and body["title"]
 
 
-def test_report_shows_a_status_update_made_through_the_ogc_api(live_server, keys, event, settings):
+def test_report_shows_a_status_update_made_through_the_ogc_api(live_server, keys, event, engine):
     ranger = {"X-API-Key": keys["ranger"]}
     first = _report(live_server, event, ranger, commune=event["commune_code"])
     assert first.status_code == 200 and "mới / new" in first.text
@@ -113,9 +113,12 @@ def test_report_shows_a_status_update_made_through_the_ogc_api(live_server, keys
     assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
     row = second.text.split(f"<td>{event['event_id']}</td>", 1)[1].split("</tr>", 1)[0]
     assert "đã xác minh / verified" in row and "khai thác trái phép" in row
-    # the report of the old state is gone from the cache: one file per report and format
-    stem = first.headers["etag"].strip('"').split("-")[0]
-    assert [p.name for p in cache_dir(settings).glob(f"{stem}.*.html")] == [
-        f"{stem}.{second.headers['etag'].strip(chr(34)).split('-')[1]}.html"]
+    # the report of the old state is gone from the cache: one row per report and format, of the new state
+    stem, key = second.headers["etag"].strip('"').split("-")
+    assert first.headers["etag"].strip('"').split("-")[0] == stem
+    with engine.connect() as conn:
+        rows = conn.execute(select(CachedReport.key, CachedReport.version, CachedReport.media_type)
+                            .where(CachedReport.key.startswith(stem), CachedReport.key.endswith(".html"))).all()
+    assert [tuple(r) for r in rows] == [(f"{stem}.html", key, "text/html; charset=utf-8")]
     listed = httpx.get(f"{live_server.url}/change/reports", headers=ranger, timeout=30).json()["runs"]
     assert sum(r["verified"] for r in listed) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -49,4 +51,33 @@ def test_upgrade_downgrade_upgrade(settings):
         assert {"forest_plots", "api_keys", "raster_items"} <= set(inspect(scratch).get_table_names())
     finally:
         scratch.dispose()
+        drop_database(f"{server}/postgres", name)
+
+
+def test_replicas_starting_at_once_migrate_one_after_the_other(settings):
+    """Two processes preparing one new database at the same moment (replicas starting together) take
+    turns on the start-up's advisory lock: both succeed, the schema is migrated once, to the head."""
+    if os.environ.get("SDI_TEST_DATABASE_URL"):
+        pytest.skip("needs a server where the tests may create databases")
+    server = settings.database_url.rsplit("/", 1)[0]
+    name = f"sdi_race_{os.getpid()}"
+    create_database(f"{server}/postgres", name)
+    code = "from sdi.bootstrap import prepare_database; from sdi.settings import Settings; prepare_database(Settings())"
+    env = {**os.environ, "SDI_DATABASE_URL": f"{server}/{name}"}
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        errors = [p.communicate(timeout=300)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errors
+        scratch = create_engine(f"{server}/{name}")
+        try:
+            from alembic.script import ScriptDirectory
+
+            head = ScriptDirectory.from_config(migrate.alembic_config(str(scratch.url))).get_current_head()
+            assert migrate.current(scratch) == head
+            with scratch.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM layers")).scalar_one() > 0
+        finally:
+            scratch.dispose()
+    finally:
         drop_database(f"{server}/postgres", name)

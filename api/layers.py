@@ -14,13 +14,20 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from layers.publish import create_layer
 from layers.sources import FORMATS
+from layers.trash import unpublish
 from sdi import uploads
-from sdi.callers import Caller
-from sdi.errors import ForbiddenError, InvalidCredentialsError, InvalidInputError, UnsupportedFormatError
+from sdi.callers import Caller, VisibleCatalog
+from sdi.errors import (
+    ForbiddenError,
+    InvalidCredentialsError,
+    InvalidInputError,
+    NotFoundError,
+    UnsupportedFormatError,
+)
 
 router = APIRouter(tags=["Lớp dữ liệu / layers"])
 
@@ -72,3 +79,16 @@ async def publish(request: Request, who: Caller) -> JSONResponse:
             "report": report.model_dump(mode="json")}
     base = (settings.public_url or str(request.base_url)).rstrip("/")
     return JSONResponse(body, status_code=201, headers={"Location": f"{base}/layers/{layer.id}"})
+
+
+@router.delete("/layers/{layer_id}", status_code=204, responses={
+    204: {"description": "Đã gỡ / unpublished (restorable: sdi layers restore)"}, 401: {"description": "no key"},
+    403: {"description": "another agency's layer"}, 404: {"description": "no such layer (or not visible)"}})
+async def unpublish_layer(layer_id: str, request: Request, who: Caller, layers: VisibleCatalog) -> Response:
+    """Gỡ lớp đã xuất bản / unpublish a layer (owning agency or admin); kept restorable for SDI_TRASH_DAYS."""
+    if who.anonymous:
+        raise InvalidCredentialsError("Cần khoá API của cơ quan / unpublishing needs an agency's API key")
+    if layer_id not in layers:
+        raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
+    await anyio.to_thread.run_sync(unpublish, request.app.state.engine, layer_id, who)
+    return Response(status_code=204)

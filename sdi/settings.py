@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     max_load_bytes: int = Field(default=4 * 1024**3, gt=0)
     #: Layer files uploaded over HTTP (``POST /layers``) larger than this are refused as they stream in.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    #: Unpublished layers stay restorable this many days (``sdi layers purge`` drops older ones).
+    trash_days: float = Field(default=30.0, ge=0)
     #: Features read per batch: bounds memory whatever the file size.
     load_batch_size: int = Field(default=20_000, gt=0)
     #: Features may stick out of the province by this much (GPS noise, generalised outlines).

@@ -130,6 +130,38 @@ def create(
                   f"{', '.join(c.name for c in layer.columns or [])}")
 
 
+@layers_app.command("delete")
+def delete(layer_id: Annotated[str, typer.Argument(help="a published layer's id")]) -> None:
+    """Gỡ lớp đã xuất bản / unpublish a layer: off every door at once, kept in the trash (SDI_TRASH_DAYS)."""
+    from layers.trash import unpublish  # lazy: as in _context
+
+    _, engine, _ = _context()
+    trash = unpublish(engine, layer_id)
+    console.print(f"Đã gỡ / unpublished {layer_id}; khôi phục được / restorable with `sdi layers restore "
+                  f"{layer_id}` (kept as trash.{trash})")
+
+
+@layers_app.command("restore")
+def restore(layer_id: Annotated[str, typer.Argument(help="an unpublished layer's id")]) -> None:
+    """Khôi phục lớp đã gỡ / restore the most recently unpublished layer of this id, as it was."""
+    from layers.trash import restore as restore_layer  # lazy: as in _context
+
+    _, engine, _ = _context()
+    layer = restore_layer(engine, layer_id)
+    console.print(f"[green]Đã khôi phục / restored[/green] {layer.id}: {layer.feature_count:,} features")
+
+
+@layers_app.command("purge")
+def purge(days: Annotated[float | None, typer.Option(help="older than this many days (default SDI_TRASH_DAYS)")]
+          = None) -> None:
+    """Xoá hẳn lớp đã gỡ quá hạn / drop unpublished layers kept longer than SDI_TRASH_DAYS."""
+    from layers.trash import purge as purge_trash  # lazy: as in _context
+
+    settings, engine, _ = _context()
+    gone = purge_trash(engine, settings.trash_days if days is None else days)
+    console.print(f"Đã xoá hẳn / purged {len(gone)}: {', '.join(gone) or '—'}")
+
+
 @layers_app.command("export")
 def export(
     layer_id: Annotated[str, typer.Argument(help="layer id")],

@@ -10,7 +10,14 @@ Importing this package registers every table on ``Base.metadata``.
 """
 
 from sdi.models.base import AREA_SRID, STORAGE_SRID, Base
-from sdi.models.catalogue import ACCESS_LEVELS, LayerRecord, LoadRecord, RasterCollection, RasterItem
+from sdi.models.catalogue import (
+    ACCESS_LEVELS,
+    LayerRecord,
+    LayerTrash,
+    LoadRecord,
+    RasterCollection,
+    RasterItem,
+)
 from sdi.models.keys import ROLES, AccessLogEntry, ApiKey
 from sdi.models.shared import CachedReport, ProcessJob
 from sdi.models.vector import (
@@ -31,7 +38,7 @@ from sdi.models.vector import (
 __all__ = [
     "ACCESS_LEVELS", "AREA_SRID", "ROLES", "STORAGE_SRID",
     "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "CachedReport",
-    "ChangeEvent", "ForestPlot", "IndustrialPark", "LayerRecord", "LoadRecord", "PilotSite", "PointOfInterest",
-    "Problem", "ProcessJob",
+    "ChangeEvent", "ForestPlot", "IndustrialPark", "LayerRecord", "LayerTrash", "LoadRecord", "PilotSite",
+    "PointOfInterest", "Problem", "ProcessJob",
     "RasterCollection", "RasterItem", "River", "TransportLine",
 ]

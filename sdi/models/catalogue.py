@@ -62,6 +62,20 @@ class LayerRecord(Base):
     )
 
 
+class LayerTrash(Base):
+    """Unpublished layers, kept ``SDI_TRASH_DAYS`` for a restore: the catalogue row and the load log as
+    they were (JSON of the rows), the table itself moved to the schema ``trash``."""
+
+    __tablename__ = "layer_trash"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[str] = mapped_column(String(63), index=True)
+    trash_table: Mapped[str] = mapped_column(String(63), unique=True)
+    record: Mapped[dict] = mapped_column(JSONB)
+    loads: Mapped[list] = mapped_column(JSONB)
+    deleted_by: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class LoadRecord(Base):
     """Every load or validation run, with its full report (the audit of data quality)."""
 

@@ -4,6 +4,9 @@ every kind of bad upload is refused with a precise problem and leaves nothing be
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -156,3 +159,45 @@ def test_two_uploads_of_one_id_at_once_one_wins_the_other_is_a_409(live_server, 
     assert sorted(statuses) == [201, 409]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM published.lop_dong_thoi")).scalar_one() == 50
+
+
+def test_unpublish_takes_it_off_every_door_and_restore_brings_it_back(live_server, keys, engine, settings, tmp_path,
+                                                                      made):
+    made.append("cay_go_lai")
+    created = _post(live_server.url, _gpkg(tmp_path / "u.gpkg", n=6), "u.gpkg", keys["planner"], id="cay_go_lai",
+                    title_vi="Cây gỡ lại", access="public")
+    assert created.status_code == 201
+    items = f"{live_server.url}/ogc/collections/cay_go_lai/items"
+    deadline = time.monotonic() + 5
+    while httpx.get(items, timeout=30).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # who may unpublish: not anonymous, not another agency
+    assert httpx.delete(f"{live_server.url}/layers/cay_go_lai", timeout=30).status_code == 401
+    assert httpx.delete(f"{live_server.url}/layers/cay_go_lai", headers={"X-API-Key": keys["ranger"]},
+                        timeout=30).status_code == 403
+    bundled = httpx.delete(f"{live_server.url}/layers/rivers", headers={"X-API-Key": keys["admin"]}, timeout=30)
+    assert bundled.status_code == 400 and "bundled" in bundled.json()["detail"]
+    gone = httpx.delete(f"{live_server.url}/layers/cay_go_lai", headers={"X-API-Key": keys["planner"]}, timeout=30)
+    assert gone.status_code == 204
+    time.sleep(1.2)  # within a second on every door
+    assert httpx.get(items, timeout=30).status_code == 404
+    assert "cay_go_lai" not in {e["id"] for e in httpx.get(f"{live_server.url}/layers", timeout=30).json()}
+    assert "cay_go_lai" not in httpx.get(f"{live_server.url}/qgis/project.qgs", timeout=30).text
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT trash_table FROM layer_trash WHERE layer_id = 'cay_go_lai'")).scalar_one()
+        assert conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'trash' AND tablename = :t"),
+                            {"t": kept}).scalar_one() == 1
+    restored = subprocess.run([sys.executable, "-m", "sdi.cli", "layers", "restore", "cay_go_lai"],
+                              env={**os.environ, "SDI_DATABASE_URL": settings.database_url}, text=True,
+                              capture_output=True, timeout=120)
+    assert restored.returncode == 0 and "6 features" in restored.stdout, restored.stdout + restored.stderr
+    again = subprocess.run([sys.executable, "-m", "sdi.cli", "layers", "restore", "cay_go_lai"],
+                           env={**os.environ, "SDI_DATABASE_URL": settings.database_url}, text=True,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 2 and "no unpublished layer" in again.stderr
+    time.sleep(1.2)
+    back = httpx.get(items, timeout=30)
+    assert back.status_code == 200 and len(back.json()["features"]) == 6
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM layer_loads WHERE layer_id = 'cay_go_lai'")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM layer_trash WHERE layer_id = 'cay_go_lai'")).scalar_one() == 0

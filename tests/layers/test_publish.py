@@ -184,3 +184,26 @@ def test_the_command_asks_for_a_crs_when_a_shapefile_has_none(engine, settings, 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--crs" in result.stderr
     assert (_layer_ids(engine), _published_tables(engine)) == before
+
+
+def test_a_published_layer_takes_more_rows_through_the_loader(engine, settings, seeded, tmp_path, cleanup):
+    from layers.loader import load_vector
+
+    layer_id = f"them_dong_{tmp_path.name[-6:].replace('-', '_')}".lower()
+    cleanup.append(layer_id)
+    first = gpd.GeoDataFrame({"ma": ["A", "B"], "ten": ["Một", "Hai"]},
+                             geometry=[shapely.Point(106.75, 21.85), shapely.Point(106.76, 21.85)], crs=4326)
+    first.to_file(tmp_path / "a.geojson", driver="GeoJSON")
+    create_layer(tmp_path / "a.geojson", layer_id, engine=engine, settings=settings, title_vi="Thêm dòng",
+                 title_en="More rows", owner="sxd", key="ma")
+    more = gpd.GeoDataFrame({"ma": ["B", "C"], "ten": ["Hai (sửa)", "Ba"]},
+                            geometry=[shapely.Point(106.76, 21.86), shapely.Point(106.77, 21.85)], crs=4326)
+    more.to_file(tmp_path / "b.geojson", driver="GeoJSON")
+    layer = load_catalog(engine)[layer_id]
+    report = load_vector(tmp_path / "b.geojson", layer, engine=engine, settings=settings, if_exists="upsert")
+    assert (report.counts.inserted, report.counts.updated) == (1, 1)
+    with engine.connect() as conn:
+        table = layer.sa_table
+        rows = dict(conn.execute(select(table.c.ma, table.c.ten).order_by(table.c.ma)).all())
+    assert rows == {"A": "Một", "B": "Hai (sửa)", "C": "Ba"}
+    assert load_catalog(engine)[layer_id].feature_count == 3

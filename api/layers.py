@@ -10,12 +10,14 @@ runs in a worker thread: one transaction, all or nothing. Form fields: ``file``,
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from layers.metadata import parse_patch, update_metadata
 from layers.publish import create_layer
 from layers.sources import FORMATS
 from layers.trash import unpublish
@@ -92,3 +94,27 @@ async def unpublish_layer(layer_id: str, request: Request, who: Caller, layers: 
         raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
     await anyio.to_thread.run_sync(unpublish, request.app.state.engine, layer_id, who)
     return Response(status_code=204)
+
+
+@router.patch("/layers/{layer_id}", responses={
+    200: {"description": "the layer's metadata as it now stands"}, 400: {"description": "a bad field, named"},
+    401: {"description": "no key"}, 403: {"description": "another agency's layer"},
+    404: {"description": "no such layer (or not visible)"}})
+async def edit_metadata(layer_id: str, request: Request, who: Caller, layers: VisibleCatalog) -> JSONResponse:
+    """Sửa siêu dữ liệu / edit a published layer's metadata (JSON: title_vi, title_en, abstract_vi, abstract_en,
+    keywords, keywords_en, licence, attribution, contact, lineage, update_frequency, access_level,
+    temporal_start, temporal_end, scale_denominator)."""
+    if who.anonymous:
+        raise InvalidCredentialsError("Cần khoá API của cơ quan / editing metadata needs an agency's API key")
+    if layer_id not in layers:
+        raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
+    raw = await request.body()
+    if len(raw) > 256 * 1024:
+        raise InvalidInputError("Thân yêu cầu quá lớn / the body is over 256 KiB")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise InvalidInputError("Thân yêu cầu phải là JSON / the body must be JSON") from exc
+    patch = parse_patch(body)
+    layer = await anyio.to_thread.run_sync(update_metadata, request.app.state.engine, layer_id, patch, who)
+    return JSONResponse(layer.model_dump(mode="json", exclude={"aliases", "required"}))

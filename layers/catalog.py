@@ -88,6 +88,13 @@ class Layer(LayerSpec):
     feature_count: int = 0
     extent: list[float] | None = None
     last_updated: dt.datetime | None = None
+    keywords_en: list[str] = []
+    contact: str | None = None
+    lineage: str | None = None
+    temporal_start: dt.datetime | None = None
+    temporal_end: dt.datetime | None = None
+    scale_denominator: int | None = None
+    created_by: str | None = None
 
     @property
     def has_geometry(self) -> bool:
@@ -155,7 +162,9 @@ def load_catalog(engine: Engine | Connection, specs: dict[str, LayerSpec] | None
             required=row.required_columns, feature_count=row.feature_count,
             extent=row.extent, last_updated=row.last_updated,
             geometry=row.geometry_type.split(",") if row.geometry_type else [],
-            columns=row.columns,
+            columns=row.columns, keywords_en=row.keywords_en or [], contact=row.contact, lineage=row.lineage,
+            temporal_start=row.temporal_start, temporal_end=row.temporal_end,
+            scale_denominator=row.scale_denominator, created_by=row.created_by,
         )
         catalog[row.id] = Layer.model_validate(base)
     return catalog

@@ -40,10 +40,7 @@ logger = logging.getLogger(__name__)
 #: How often the catalogue's version is asked (a change is seen by every door within this time).
 CATALOG_CHECK_S = 1.0
 #: One digest of everything in ``layers`` that changes what a door serves.
-_VERSION_SQL = text(
-    "SELECT md5(coalesce(string_agg(concat_ws('|', id, access_level, owner, title_vi, title_en, "
-    "feature_count, last_updated, extent::text), ',' ORDER BY id), '')) FROM layers"
-)
+_VERSION_SQL = text("SELECT md5(coalesce(string_agg(l::text, ',' ORDER BY l.id), '')) FROM layers l")
 BAD_KEY = "Khoá API sai hoặc đã bị thu hồi / the API key is wrong or revoked"
 
 

@@ -22,8 +22,10 @@ class CatalogueProvider(BaseProvider):
         super().__init__(provider_def)
         self.visible = set(provider_def.get("sdi_visible", []))
         self._fields = {
-            "type": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-            "keywords": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
+            "type": {"type": "string"}, "title": {"type": "string"}, "title_en": {"type": "string"},
+            "description": {"type": "string"}, "description_en": {"type": "string"},
+            "keywords": {"type": "array", "items": {"type": "string"}},
+            "keywords_en": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
             "access_level": {"type": "string"}, "update_frequency": {"type": "string"},
             "updated": {"type": "string", "format": "date-time"}, "license": {"type": "string"},
         }
@@ -83,12 +85,20 @@ def record(layer: Any) -> dict:
         "geometry": shapely.geometry.mapping(shapely.box(*ext)),
         "properties": {
             "type": "dataset",
-            "title": f"{layer.title_vi} / {layer.title_en}",
-            "description": f"{layer.abstract_vi}\n\n{layer.abstract_en}",
+            # Vietnamese and English as separate fields (the record's language is Vietnamese)
+            "title": layer.title_vi,
+            "title_en": layer.title_en,
+            "description": layer.abstract_vi,
+            "description_en": layer.abstract_en,
             "keywords": layer.keywords,
+            "keywords_en": getattr(layer, "keywords_en", []),
             "language": {"code": "vi"},
+            "languages": [{"code": "vi"}, {"code": "en"}],
             "owner": f"{layer.owner_agency} / {layer.owner_agency_en}",
-            "contacts": [{"organization": layer.owner_agency, "roles": ["owner"]}],
+            "contacts": [{"organization": layer.owner_agency, "roles": ["owner"],
+                          **({"emails": [{"value": layer.contact}]} if getattr(layer, "contact", None) else {})}],
+            "lineage": getattr(layer, "lineage", None),
+            "time": _time(layer),
             "license": layer.licence,
             "rights": layer.attribution,
             "access_level": layer.access_level,
@@ -106,9 +116,17 @@ def record(layer: Any) -> dict:
     }
 
 
+def _time(layer: Any) -> dict | None:
+    start, end = getattr(layer, "temporal_start", None), getattr(layer, "temporal_end", None)
+    if start is None and end is None:
+        return None
+    return {"interval": [start.isoformat() if start else "..", end.isoformat() if end else ".."]}
+
+
 def _text(rec: dict) -> str:
     p = rec["properties"]
-    return " ".join([rec["id"], p["title"], p["description"], " ".join(p["keywords"]), p["owner"]])
+    return " ".join([rec["id"], p["title"], p["title_en"], p["description"], p["description_en"],
+                     " ".join(p["keywords"]), " ".join(p["keywords_en"]), p["owner"]])
 
 
 

@@ -54,6 +54,14 @@ class LayerRecord(Base):
     #: a published layer's attribute columns (``layers.published.ColumnSpec``); None: a bundled layer,
     #: whose table is a model
     columns: Mapped[list[dict] | None] = mapped_column(JSONB)
+    #: metadata beyond the titles and abstracts (edited with PATCH /layers/{id}): English keywords, a
+    #: contact, the lineage, the temporal extent and the scale of the source
+    keywords_en: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=EMPTY_TEXT_ARRAY)
+    contact: Mapped[str | None] = mapped_column(Text)
+    lineage: Mapped[str | None] = mapped_column(Text)
+    temporal_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    temporal_end: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    scale_denominator: Mapped[int | None] = mapped_column(Integer)
     #: who published it (the key's name and agency), and when
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -201,3 +201,41 @@ def test_unpublish_takes_it_off_every_door_and_restore_brings_it_back(live_serve
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM layer_loads WHERE layer_id = 'cay_go_lai'")).scalar_one() == 1
         assert conn.execute(text("SELECT count(*) FROM layer_trash WHERE layer_id = 'cay_go_lai'")).scalar_one() == 0
+
+
+def test_the_owner_edits_the_metadata_and_every_door_shows_it(live_server, keys, engine, tmp_path, made):
+    made.append("lop_sieu_du_lieu")
+    assert _post(live_server.url, _gpkg(tmp_path / "m.gpkg"), "m.gpkg", keys["planner"], id="lop_sieu_du_lieu",
+                 title_vi="Lớp thử", access="public").status_code == 201
+    url = f"{live_server.url}/layers/lop_sieu_du_lieu"
+    patch = {"title_vi": "Cây di sản", "title_en": "Heritage trees", "abstract_vi": "Cây cổ thụ được công nhận",
+             "abstract_en": "Recognised old trees", "keywords": ["cây di sản", "cổ thụ"],
+             "keywords_en": ["heritage tree"], "contact": "skhcn@langson.gov.vn", "lineage": "Khảo sát 2026",
+             "temporal_start": "2026-01-01T00:00:00+07:00", "temporal_end": "2026-10-31T00:00:00+07:00",
+             "scale_denominator": 10000, "update_frequency": "annually"}
+    assert httpx.patch(url, json=patch, timeout=30).status_code == 401
+    assert httpx.patch(url, json=patch, headers={"X-API-Key": keys["ranger"]}, timeout=30).status_code == 403
+    resp = httpx.patch(url, json=patch, headers={"X-API-Key": keys["planner"]}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["title_vi"] == "Cây di sản" and resp.json()["keywords_en"] == ["heritage tree"]
+    time.sleep(1.2)
+    collection = httpx.get(f"{live_server.url}/ogc/collections/lop_sieu_du_lieu?f=json&lang=en", timeout=30).json()
+    assert collection["title"] == "Heritage trees"
+    record = httpx.get(f"{live_server.url}/ogc/collections/catalogue/items/lop_sieu_du_lieu?f=json", timeout=30)
+    props = record.json()["properties"]
+    assert (props["title"], props["title_en"], props["keywords_en"]) == ("Cây di sản", "Heritage trees",
+                                                                         ["heritage tree"])
+    assert props["time"]["interval"][0].startswith("2025-12-31T17:00")  # stored in UTC
+    found = httpx.get(f"{live_server.url}/ogc/collections/catalogue/items?f=json&q=heritage", timeout=30).json()
+    assert "lop_sieu_du_lieu" in {f["id"] for f in found["features"]}
+    before = httpx.get(url, timeout=30).json()
+    for bad, field in [({"title_vi": " "}, "title_vi"), ({"access_level": "secret"}, "access_level"),
+                       ({"scale_denominator": -5}, "scale_denominator"), ({"colour": "red"}, "colour"),
+                       ({"temporal_start": "2026-05-01T00:00:00+07:00", "temporal_end": "2026-01-01T00:00:00+07:00"},
+                        "temporal_end"), ({"keywords": [""]}, "keywords")]:
+        bad_resp = httpx.patch(url, json=bad, headers={"X-API-Key": keys["planner"]}, timeout=30)
+        assert bad_resp.status_code == 400 and field in bad_resp.json()["detail"], (bad, bad_resp.text)
+    assert httpx.get(url, timeout=30).json() == before  # nothing changed
+    bundled = httpx.patch(f"{live_server.url}/layers/rivers", json={"title_en": "x"},
+                          headers={"X-API-Key": keys["admin"]}, timeout=30)
+    assert bundled.status_code == 400 and "catalog.yaml" in bundled.json()["detail"]

@@ -15,6 +15,7 @@ from rich.table import Table
 from sdi import logs, migrate
 from sdi.access import add_key, list_keys, revoke_key
 from sdi.bootstrap import bring_up, prepare_database
+from sdi.cli.backup import backup, restore
 from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
@@ -33,6 +34,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
 app.add_typer(change_app, name="change")
 app.command()(ingest)
+app.command()(backup)
+app.command()(restore)
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("sdi")

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection, func, select, table, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from ops import manifest as mf
 from ops import postgres
@@ -142,7 +142,9 @@ def public_settings(settings: Settings) -> dict:
 
 def _without_password(url: str) -> str:
     if url.startswith("postgresql"):
-        return make_url(url).set(password=None).render_as_string(hide_password=False)
+        u = make_url(url)  # (URL.set(password=None) would keep it: None there means "unchanged")
+        return URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query).render_as_string(
+            hide_password=False)
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -16,6 +16,7 @@ the manifest catches a changed file.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -115,8 +116,15 @@ def verify(root: Path, pg_restore: str) -> Manifest:
 
 
 def _check_dump(dump: Path, pg_restore: str, manifest: Manifest) -> list[str]:
-    """``pg_restore --list`` reads the whole table of contents; every counted table has its data in it."""
+    """``pg_restore --list`` reads the table of contents (every counted table must have its data in it),
+    then ``pg_restore --file=/dev/null`` reads every data block to the end (``--list`` alone passes a
+    truncated archive: the table of contents is at its start)."""
     result = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True, check=False)
+    if result.returncode == 0:
+        whole = subprocess.run([pg_restore, f"--file={os.devnull}", str(dump)], capture_output=True, text=True,
+                               check=False)
+        if whole.returncode != 0:
+            result = whole
     if result.returncode != 0:
         return [f"không đọc được / {DUMP} unreadable by pg_restore: {result.stderr.strip()[:500]}"]
     entries = set()

@@ -59,7 +59,7 @@ def database_of(settings: Settings, name: str) -> str:
     return make_url(settings.database_url).set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def new_installation(settings: Settings, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A factory of empty installations (a new database, a new store folder), dropped at the end."""
     made: list[tuple[str, Engine]] = []
@@ -92,7 +92,7 @@ def checksums(engine: Engine) -> dict[str, tuple[int, str]]:
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def source(new_installation, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:  # type: ignore[no-untyped-def]
     inst = new_installation("src")
     prepare_database(inst.settings)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from ops import manifest as mf
+from ops import postgres
+from sdi.errors import BackupError
 from tests.ops.conftest import checksums
 from tests.uav_ingest.helpers import run_sdi
 
@@ -109,3 +111,13 @@ def test_backup_into_a_folder_with_files_is_refused(source, tmp_path: Path):
     result = run_sdi(source.settings, "backup", str(tmp_path), SDI_RASTER_STORE=str(source.store))
     assert result.returncode == 2 and "not an empty folder" in " ".join(result.stderr.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.txt"]
+
+
+def test_a_pg_dump_older_than_the_server_is_refused_saying_so(source):
+    pg_dump = postgres.tool(source.settings, "pg_dump")
+    major = postgres.tool_major(pg_dump)
+    postgres.check_version(pg_dump, major)  # the same major: fine
+    with pytest.raises(BackupError) as refused:
+        postgres.check_version(pg_dump, major + 1)  # a server one major version newer
+    assert f"version {major}, older than the server ({major + 1})" in refused.value.detail
+    assert f"postgresql-client-{major + 1}" in refused.value.detail

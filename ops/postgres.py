@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from sdi.cluster import Cluster
@@ -31,6 +31,13 @@ USER_TABLES = text("""
       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype = 'e')
     ORDER BY 1, 2""")
+#: schemas of ours besides public (e.g. ``published``, the agencies' own layers), not an extension's
+USER_SCHEMAS = text("""
+    SELECT n.nspname FROM pg_namespace n
+    WHERE n.nspname NOT IN ('public', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass
+                      AND d.objid = n.oid AND d.deptype = 'e')
+    ORDER BY 1""")
 
 
 def tool(settings: Settings, name: str) -> str:
@@ -92,10 +99,8 @@ def user_tables(conn: Connection) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in conn.execute(USER_TABLES)]
 
 
-def database_is_empty(engine: Engine) -> bool:
-    """No table of ours (PostGIS's own may be there: an administrator may have created the extension)."""
-    with engine.connect() as conn:
-        return not user_tables(conn)
+def user_schemas(conn: Connection) -> list[str]:
+    return [r[0] for r in conn.execute(USER_SCHEMAS)]
 
 
 def run(cmd: list[str], env: dict[str, str], what: str) -> subprocess.CompletedProcess[str]:
@@ -106,10 +111,13 @@ def run(cmd: list[str], env: dict[str, str], what: str) -> subprocess.CompletedP
     return result
 
 
-def wipe(url: str, tables: list[tuple[str, str]]) -> None:
-    """Drop ``tables`` and PostGIS (with what depends on them) in one transaction: ``restore --force``."""
+def wipe(url: str, tables: list[tuple[str, str]], schemas: list[str]) -> None:
+    """Drop ``tables``, ``schemas`` and PostGIS (with what depends on them) in one transaction:
+    ``restore --force``."""
     conninfo, env = libpq(url)
     with psycopg.connect(conninfo, password=env.get("PGPASSWORD")) as conn:
         for schema, name in tables:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
+        for schema in schemas:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute("DROP EXTENSION IF EXISTS postgis CASCADE")

@@ -47,10 +47,13 @@ def restore(settings: Settings, src: Path, *, force: bool = False,
         with translate_db_errors(), engine.connect() as conn:
             postgres.check_version(pg_restore, postgres.server_major(conn))
             tables = postgres.user_tables(conn)
+            schemas = postgres.user_schemas(conn)
             has_postgis = conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar()
         keys = list(store.keys())
-        if (tables or keys) and not force:
+        if (tables or schemas or keys) and not force:
             what = []
+            if schemas and not tables:
+                what.append(f"cơ sở dữ liệu có lược đồ / the database has schema(s) {', '.join(schemas)}")
             if tables:
                 what.append(f"cơ sở dữ liệu có {len(tables)} bảng / the database has {len(tables)} table(s) "
                             f"({', '.join(f'{s}.{n}' for s, n in tables[:5])}{', …' if len(tables) > 5 else ''})")
@@ -59,9 +62,10 @@ def restore(settings: Settings, src: Path, *, force: bool = False,
                             "COG(s)")
             raise TargetNotEmptyError("Không khôi phục vào nơi đã có dữ liệu / refusing to restore over data: "
                                       + "; ".join(what) + ". Dùng / use --force to overwrite.")
-        if tables:  # --force: the installation is replaced, not merged
-            say(f"Xoá dữ liệu cũ / dropping the {len(tables)} table(s) and PostGIS of the target (--force)")
-            postgres.wipe(url, tables)
+        if tables or schemas:  # --force: the installation is replaced, not merged
+            say(f"Xoá dữ liệu cũ / dropping the {len(tables)} table(s), schemas {schemas} and PostGIS of the "
+                "target (--force)")
+            postgres.wipe(url, tables, schemas)
             has_postgis = False
         say("Khôi phục cơ sở dữ liệu / restoring the database (one transaction)")
         _pg_restore(pg_restore, url, src / mf.DUMP, skip_postgis=bool(has_postgis))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from ops import manifest as mf
-from ops import postgres
-from ops.backup import backup as make_backup
-from ops.restore import restore as run_restore
 from sdi.settings import Settings
+
+if TYPE_CHECKING:
+    from ops.manifest import Manifest
 
 console = Console()
 
 
-def _summary(manifest: mf.Manifest) -> str:
+def _summary(manifest: Manifest) -> str:
     rows = sum(manifest.tables.values())
     return (f"{len(manifest.tables)} bảng / tables, {rows} dòng / rows, {len(manifest.cogs)} COG, "
             f"{manifest.stac_items} STAC, {len(manifest.files)} tệp / files "
@@ -30,6 +29,11 @@ def backup(
                                                           "(every checksum, the dump readable)")] = False,
 ) -> None:
     """Sao lưu / back up the database, the COG store, the STAC items and the settings (server may run)."""
+    # lazy: the database layer (SQLAlchemy, psycopg, boto3 for S3) only when a command runs (`sdi --help` stays fast)
+    from ops import manifest as mf
+    from ops import postgres
+    from ops.backup import backup as make_backup
+
     settings = Settings()
     if verify:
         manifest = mf.verify(folder, postgres.tool(settings, "pg_restore"))
@@ -45,5 +49,8 @@ def restore(
                                                         "data (its objects of the same names are replaced)")] = False,
 ) -> None:
     """Khôi phục / restore a backup into an empty installation (database and store of the settings)."""
+    # lazy: the database layer only when a command runs (`sdi --help` stays fast)
+    from ops.restore import restore as run_restore
+
     manifest = run_restore(Settings(), folder, force=force, say=console.print)
     console.print(f"[green]Đã khôi phục / restored[/green] from {folder}: {_summary(manifest)}")

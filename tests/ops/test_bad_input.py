@@ -101,9 +101,23 @@ def test_restore_force_replaces_an_installation(source, new_installation):
     with target.engine.begin() as conn:  # the installation drifts after the backup
         conn.exec_driver_sql("DELETE FROM forest_plots WHERE ctid IN (SELECT ctid FROM forest_plots LIMIT 5)")
         conn.exec_driver_sql("CREATE TABLE stray (id int)")
+        conn.exec_driver_sql("CREATE SCHEMA published")  # as agencies' own layers live in
+        conn.exec_driver_sql("CREATE TABLE published.stray (id int)")
     again = run_sdi(target.settings, "restore", "--force", str(source.backup), SDI_RASTER_STORE=str(target.store))
     assert again.returncode == 0, again.stdout + again.stderr
-    assert checksums(target.engine) == source.tables  # the stray table is gone, the plots are back
+    assert checksums(target.engine) == source.tables  # the stray tables are gone, the plots are back
+    with target.engine.connect() as conn:
+        assert postgres.user_schemas(conn) == []
+
+
+def test_restore_into_a_database_with_a_schema_of_its_own_is_refused(source, new_installation):
+    target = new_installation("schema")
+    with target.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA published")
+    result = run_sdi(target.settings, "restore", str(source.backup), SDI_RASTER_STORE=str(target.store))
+    assert result.returncode == 2 and "schema(s) published" in " ".join(result.stderr.split()), result.stderr
+    with target.engine.connect() as conn:
+        assert postgres.user_schemas(conn) == ["published"] and postgres.user_tables(conn) == []
 
 
 def test_backup_into_a_folder_with_files_is_refused(source, tmp_path: Path):

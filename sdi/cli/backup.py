@@ -45,8 +45,9 @@ def backup(
 
 def restore(
     folder: Annotated[Path, typer.Argument(help="a backup folder written by `sdi backup`")],
-    force: Annotated[bool, typer.Option("--force", help="restore even over a database or store that holds "
-                                                        "data (its objects of the same names are replaced)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace an installation that holds data: its tables, "
+                                                        "schemas and PostGIS are dropped first, COGs of the "
+                                                        "same keys overwritten")] = False,
 ) -> None:
     """Khôi phục / restore a backup into an empty installation (database and store of the settings)."""
     # lazy: the database layer only when a command runs (`sdi --help` stays fast)

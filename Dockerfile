@@ -15,6 +15,7 @@ COPY rasters rasters
 COPY tiles tiles
 COPY uav_ingest uav_ingest
 COPY change change
+COPY ops ops
 COPY api api
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY data data

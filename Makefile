@@ -67,7 +67,7 @@ db-stop:
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy sdi layers rasters api
+	$(BIN)/mypy sdi layers rasters ops api
 	$(BIN)/lint-imports
 
 bench: setup up

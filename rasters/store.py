@@ -41,6 +41,7 @@ class Store(Protocol):
     def keys(self) -> Iterator[str]: ...
     def gdal_path(self, key: str) -> str: ...
     def sha256(self, key: str) -> str: ...
+    def get(self, key: str, local: Path) -> None: ...
 
 
 class LocalStore:
@@ -86,6 +87,10 @@ class LocalStore:
 
     def sha256(self, key: str) -> str:
         return file_sha256(self._path(key))
+
+    def get(self, key: str, local: Path) -> None:
+        """Copy the stored file to ``local`` (backups)."""
+        shutil.copyfile(self._path(key), local)
 
 
 _KEYS_HINT = "kiểm tra khoá / check SDI_S3_ACCESS_KEY, SDI_S3_SECRET_KEY and their rights on the bucket"
@@ -179,6 +184,11 @@ class S3Store:
             for chunk in body.iter_chunks(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
+
+    def get(self, key: str, local: Path) -> None:
+        """Download the object to ``local`` (backups; multipart ranges above 8 MB)."""
+        with self._errors("GetObject", key):
+            self.client.download_file(self.bucket, self._key(key), str(local))
 
 
 def open_store(settings: Settings) -> LocalStore | S3Store:

@@ -76,3 +76,23 @@ class ClusterError(SDIError):
     """The embedded PostgreSQL cluster could not be set up, started or stopped."""
 
     title = "Lỗi cụm PostgreSQL / Embedded PostgreSQL error"
+
+
+class BackupError(SDIError):
+    """A backup or restore could not be made (a tool missing or too old, the database refused)."""
+
+    title = "Sao lưu / khôi phục thất bại / Backup or restore failed"
+
+
+class BackupInvalidError(InvalidInputError):
+    """A backup folder that does not check out: a file missing, changed or unlisted, a dump unreadable."""
+
+    status = 422
+    title = "Bản sao lưu không hợp lệ / Invalid backup"
+
+
+class TargetNotEmptyError(SDIError):
+    """A restore into a database or store that already holds data (refused unless ``--force``)."""
+
+    status = 409
+    title = "Nơi khôi phục không trống / Restore target not empty"

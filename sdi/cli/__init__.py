@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sdi import logs
+from sdi.cli.backup import backup, restore
 from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
@@ -28,6 +29,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
 app.add_typer(change_app, name="change")
 app.command()(ingest)
+app.command()(backup)
+app.command()(restore)
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("sdi")

@@ -19,9 +19,11 @@ from fastapi.responses import JSONResponse, Response
 
 from layers.metadata import parse_patch, update_metadata
 from layers.publish import create_layer
+from layers.sharing import access_log, share
 from layers.sources import FORMATS
 from layers.trash import unpublish
 from sdi import uploads
+from sdi.access import Principal
 from sdi.callers import Caller, VisibleCatalog
 from sdi.errors import (
     ForbiddenError,
@@ -118,3 +120,53 @@ async def edit_metadata(layer_id: str, request: Request, who: Caller, layers: Vi
     patch = parse_patch(body)
     layer = await anyio.to_thread.run_sync(update_metadata, request.app.state.engine, layer_id, patch, who)
     return JSONResponse(layer.model_dump(mode="json", exclude={"aliases", "required"}))
+
+
+async def _json_body(request: Request, limit: int = 64 * 1024) -> object:
+    raw = await request.body()
+    if len(raw) > limit:
+        raise InvalidInputError(f"Thân yêu cầu quá lớn / the body is over {limit:,} bytes")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError as exc:
+        raise InvalidInputError("Thân yêu cầu phải là JSON / the body must be JSON") from exc
+
+
+def _keyed(who: Principal, layer_id: str, layers: dict) -> None:
+    if who.anonymous:
+        raise InvalidCredentialsError("Cần khoá API của cơ quan / this needs an agency's API key")
+    if layer_id not in layers:
+        raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
+
+
+@router.put("/layers/{layer_id}/grants/{agency}", responses={
+    200: {"description": "the layer's grants"}, 400: {"description": "unknown agency or permission"},
+    403: {"description": "not the owner"}})
+async def grant(layer_id: str, agency: str, request: Request, who: Caller, layers: VisibleCatalog) -> JSONResponse:
+    """Chia sẻ lớp với một cơ quan / share a layer with an agency: body ``{"permission": "read" | "edit"}``."""
+    _keyed(who, layer_id, layers)
+    body = await _json_body(request)
+    permission = body.get("permission") if isinstance(body, dict) else None
+    if permission not in ("read", "edit"):
+        raise InvalidInputError('Cần {"permission": "read" | "edit"} / the body must be {"permission": "read" | '
+                                '"edit"}')
+    layer = await anyio.to_thread.run_sync(share, request.app.state.engine, layer_id, agency, permission, who)
+    return JSONResponse({"layer": layer_id, "owner": layer.owner, "grants": layer.grants})
+
+
+@router.delete("/layers/{layer_id}/grants/{agency}", responses={200: {"description": "the layer's grants"}})
+async def revoke_grant(layer_id: str, agency: str, request: Request, who: Caller,
+                       layers: VisibleCatalog) -> JSONResponse:
+    """Thôi chia sẻ / take an agency's grant back."""
+    _keyed(who, layer_id, layers)
+    layer = await anyio.to_thread.run_sync(share, request.app.state.engine, layer_id, agency, None, who)
+    return JSONResponse({"layer": layer_id, "owner": layer.owner, "grants": layer.grants})
+
+
+@router.get("/layers/{layer_id}/access-log", responses={
+    200: {"description": "restricted reads and edits, newest first"}, 403: {"description": "not the owner"}})
+async def layer_access_log(layer_id: str, request: Request, who: Caller, layers: VisibleCatalog) -> JSONResponse:
+    """Nhật ký truy cập / the layer's access log (owning agency and admins)."""
+    _keyed(who, layer_id, layers)
+    entries = await anyio.to_thread.run_sync(access_log, request.app.state.engine, layer_id, who)
+    return JSONResponse({"layer": layer_id, "entries": entries}, headers={"Cache-Control": "private, no-store"})

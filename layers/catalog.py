@@ -95,6 +95,8 @@ class Layer(LayerSpec):
     temporal_end: dt.datetime | None = None
     scale_denominator: int | None = None
     created_by: str | None = None
+    #: agencies the owner shares the layer with: {agency code: "read" | "edit"} (``sdi.access``)
+    grants: dict[str, Literal["read", "edit"]] = {}
 
     @property
     def has_geometry(self) -> bool:
@@ -164,7 +166,7 @@ def load_catalog(engine: Engine | Connection, specs: dict[str, LayerSpec] | None
             geometry=row.geometry_type.split(",") if row.geometry_type else [],
             columns=row.columns, keywords_en=row.keywords_en or [], contact=row.contact, lineage=row.lineage,
             temporal_start=row.temporal_start, temporal_end=row.temporal_end,
-            scale_denominator=row.scale_denominator, created_by=row.created_by,
+            scale_denominator=row.scale_denominator, created_by=row.created_by, grants=row.grants or {},
         )
         catalog[row.id] = Layer.model_validate(base)
     return catalog

@@ -5,9 +5,10 @@ project) asks ``visible`` and ``can_edit`` here, through ``Principal``; nothing 
 
 - ``public`` layers: everyone, anonymous included.
 - ``internal`` layers: anyone with a valid key (staff of any agency).
-- ``restricted`` layers: admins, border security, and staff of the owning agency; for
-  everyone else the layer does not exist (the API answers 404, never 403).
-- Editing: admins, and staff (any role) of the layer's owning agency.
+- ``restricted`` layers: admins, border security, staff of the owning agency and of the agencies the
+  owner shared the layer with; for everyone else the layer does not exist (the API answers 404,
+  never 403).
+- Editing: admins, staff (any role) of the layer's owning agency, and of agencies granted ``edit``.
 - Processes (forest change) and their jobs: admins and the rangers (``PROCESS_OWNER``).
 
 Keys look like ``sdi_<prefix>_<secret>``: the prefix finds the row, only a SHA-256 digest
@@ -67,6 +68,11 @@ class Principal:
 ANONYMOUS = Principal()
 
 
+def _grants(layer: Protected) -> dict[str, str]:
+    """The agencies the owner shared ``layer`` with (layers carry them; raster collections do not yet)."""
+    return getattr(layer, "grants", None) or {}
+
+
 def visible(layer: Protected, who: Principal) -> bool:
     """May ``who`` know that ``layer`` exists and read it?"""
     if layer.access_level == "public":
@@ -75,14 +81,14 @@ def visible(layer: Protected, who: Principal) -> bool:
         return False
     if layer.access_level == "internal":
         return True
-    return who.role in ("admin", "border") or who.agency == layer.owner
+    return who.role in ("admin", "border") or who.agency == layer.owner or who.agency in _grants(layer)
 
 
 def can_edit(layer: Protected, who: Principal) -> bool:
     """May ``who`` create, replace, update and delete features of ``layer``?"""
     if who.anonymous or not visible(layer, who):
         return False
-    return who.role == "admin" or who.agency == layer.owner
+    return who.role == "admin" or who.agency == layer.owner or _grants(layer).get(who.agency or "") == "edit"
 
 
 #: the agency whose staff (with admins) run processes (forest change) and read their jobs: the rangers

@@ -42,12 +42,13 @@ from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from pygeofilter import ast, values
-from sqlalchemy import Date, DateTime, and_, delete, literal, select
+from sqlalchemy import Date, DateTime, and_, delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from api.ogc import context
 from layers.catalog import refresh_stats
 from layers.loader import IfExists, load_frame
+from layers.published import SYNTHETIC_KEY
 from sdi.errors import SDIError, ValidationFailedError
 
 logger = logging.getLogger(__name__)
@@ -220,6 +221,12 @@ class FeatureProvider(PostgreSQLProvider):
             props[key] = identifier
         elif key not in props and feature.get("id") is not None:
             props[key] = feature["id"]
+        elif key not in props and layer.published and key in (SYNTHETIC_KEY, f"{SYNTHETIC_KEY}_sdi"):
+            # a published layer keyed by row number (its file had no key): a new feature takes the next one
+            # (two creates at the same instant may take the same number: the second is a 409, to be retried)
+            column = layer.sa_table.c[key]
+            with context.current().engine.connect() as conn:
+                props[key] = int(conn.execute(select(func.coalesce(func.max(column), 0) + 1)).scalar_one())
         try:
             geometry = shapely.geometry.shape(feature["geometry"]) if feature.get("geometry") else None
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:

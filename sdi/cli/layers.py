@@ -162,6 +162,24 @@ def purge(days: Annotated[float | None, typer.Option(help="older than this many 
     console.print(f"Đã xoá hẳn / purged {len(gone)}: {', '.join(gone) or '—'}")
 
 
+@layers_app.command("share")
+def share_cmd(
+    layer_id: Annotated[str, typer.Argument(help="layer id")],
+    agency: Annotated[str, typer.Option(help="agency code (sdi/agencies.yaml)")],
+    read: Annotated[bool, typer.Option("--read", help="may see the layer, whatever its access level")] = False,
+    edit: Annotated[bool, typer.Option("--edit", help="may see and edit its features")] = False,
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the agency's grant back")] = False,
+) -> None:
+    """Chia sẻ lớp / share a layer with an agency (read or edit), or take it back; every door within 1 s."""
+    from layers.sharing import share  # lazy: as in _context
+
+    if sum((read, edit, revoke)) != 1:
+        raise typer.BadParameter("give one of --read, --edit, --revoke")
+    _, engine, _ = _context()
+    layer = share(engine, layer_id, agency, None if revoke else "edit" if edit else "read")
+    console.print(f"{layer.id}: {', '.join(f'{a} ({p})' for a, p in sorted(layer.grants.items())) or '—'}")
+
+
 @layers_app.command("export")
 def export(
     layer_id: Annotated[str, typer.Argument(help="layer id")],

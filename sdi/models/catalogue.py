@@ -62,6 +62,8 @@ class LayerRecord(Base):
     temporal_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     temporal_end: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     scale_denominator: Mapped[int | None] = mapped_column(Integer)
+    #: agencies the owner shares the layer with, beyond its access level: {agency code: "read" | "edit"}
+    grants: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     #: who published it (the key's name and agency), and when
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -17,6 +17,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from layers.exports_metadata import dcat, iso19139
 from layers.metadata import parse_patch, update_metadata
 from layers.publish import create_layer
 from layers.sharing import access_log, share
@@ -170,3 +171,27 @@ async def layer_access_log(layer_id: str, request: Request, who: Caller, layers:
     _keyed(who, layer_id, layers)
     entries = await anyio.to_thread.run_sync(access_log, request.app.state.engine, layer_id, who)
     return JSONResponse({"layer": layer_id, "entries": entries}, headers={"Cache-Control": "private, no-store"})
+
+
+def _base(request: Request) -> str:
+    settings = request.app.state.settings
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+@router.get("/layers/{layer_id}/metadata.xml", response_class=Response,
+            responses={200: {"content": {"application/xml": {}}, "description": "ISO 19139"}})
+async def iso_metadata(layer_id: str, request: Request, layers: VisibleCatalog) -> Response:
+    """Siêu dữ liệu ISO 19139 / the layer's ISO 19139 record (for the national data portal)."""
+    if layer_id not in layers:
+        raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
+    xml = await anyio.to_thread.run_sync(iso19139, layers[layer_id], _base(request))
+    return Response(xml, media_type="application/xml; charset=utf-8")
+
+
+@router.get("/layers/{layer_id}/dcat.jsonld", responses={
+    200: {"content": {"application/ld+json": {}}, "description": "DCAT dataset"}})
+async def dcat_metadata(layer_id: str, request: Request, layers: VisibleCatalog) -> JSONResponse:
+    """Siêu dữ liệu DCAT / the layer as a DCAT dataset (JSON-LD)."""
+    if layer_id not in layers:
+        raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
+    return JSONResponse(dcat(layers[layer_id], _base(request)), media_type="application/ld+json")

@@ -239,3 +239,35 @@ def test_the_owner_edits_the_metadata_and_every_door_shows_it(live_server, keys,
     bundled = httpx.patch(f"{live_server.url}/layers/rivers", json={"title_en": "x"},
                           headers={"X-API-Key": keys["admin"]}, timeout=30)
     assert bundled.status_code == 400 and "catalog.yaml" in bundled.json()["detail"]
+
+
+def test_iso_19139_and_dcat_records_for_the_national_portal(live_server, keys, engine, tmp_path, made):
+    from lxml import etree
+
+    made.append("lop_danh_muc")
+    assert _post(live_server.url, _gpkg(tmp_path / "d.gpkg"), "d.gpkg", keys["planner"], id="lop_danh_muc",
+                 title_vi="Cây di sản", title_en="Heritage trees", access="public").status_code == 201
+    edited = httpx.patch(f"{live_server.url}/layers/lop_danh_muc", headers={"X-API-Key": keys["planner"]}, json={
+        "keywords": ["cây di sản"], "keywords_en": ["heritage tree"], "lineage": "Khảo sát 2026",
+        "contact": "skhcn@langson.gov.vn", "temporal_start": "2026-01-01T00:00:00+07:00"}, timeout=30)
+    assert edited.status_code == 200
+    time.sleep(1.2)
+    xml = httpx.get(f"{live_server.url}/layers/lop_danh_muc/metadata.xml", timeout=30)
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    doc = etree.fromstring(xml.content)
+    ns = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco"}
+    title = doc.find(".//gmd:identificationInfo//gmd:citation//gmd:title", ns)
+    assert title.findtext("gco:CharacterString", namespaces=ns) == "Cây di sản"
+    assert title.findtext(".//gmd:LocalisedCharacterString", namespaces=ns) == "Heritage trees"  # a translation
+    assert "Khảo sát 2026" in xml.text and "skhcn@langson.gov.vn" in xml.text
+    dcat = httpx.get(f"{live_server.url}/layers/lop_danh_muc/dcat.jsonld", timeout=30)
+    assert dcat.headers["content-type"].startswith("application/ld+json")
+    body = dcat.json()
+    assert {"@value": "Cây di sản", "@language": "vi"} in body["dct:title"]
+    assert {"@value": "heritage tree", "@language": "en"} in body["dcat:keyword"]
+    assert body["dct:temporal"]["dcat:startDate"]["@value"].startswith("2025-12-31T17:00")
+    # a restricted layer's records do not exist for those who may not see it
+    assert httpx.get(f"{live_server.url}/layers/border_belt/metadata.xml", timeout=30).status_code == 404
+    assert httpx.get(f"{live_server.url}/layers/border_belt/dcat.jsonld", timeout=30).status_code == 404
+    assert httpx.get(f"{live_server.url}/layers/border_belt/metadata.xml", headers={"X-API-Key": keys["border"]},
+                     timeout=30).status_code == 200

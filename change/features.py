@@ -1,0 +1,135 @@
+"""Step 3 — what each date says about forest, per window: a vegetation index, and for drone imagery the
+crown-scale texture that a leafless crown keeps and cleared ground loses.
+
+- **Index.** NDVI when both dates have red and NIR, else ExG on chromatic coordinates (2g − r − b with
+  r + g + b = 1, insensitive to brightness). Drone imagery: smoothed by a masked Gaussian of
+  ``INDEX_SIGMA_M`` (leaves and the sunlit/shaded sides of a crown are not change).
+- **Texture (drones).** The local standard deviation of log brightness over ``TEXTURE_SIGMA_M``: a
+  closed canopy of crowns shades itself (sunlit tops, dark gaps) whatever the sun's position, with or
+  without leaves; bare soil, slash, char and grass are flat at that scale. Log brightness: a brighter or
+  darker flight (exposure, white balance, sun elevation) multiplies brightness and leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rasterio.windows import Window
+from scipy import ndimage
+
+from change.grid import Grid, Source, expanded
+from change.reading import read
+
+#: Gaussian σ of the index on drone imagery: half the smallest crown radius (1.2 m) — leaf-scale and
+#: crown-side differences are not change
+INDEX_SIGMA_M = 0.6
+#: texture: σ of the pre-smoothing (JPEG blocks, sensor noise) and of the local variance (one crown radius
+#: of 1.5–3 m: the window spans a crown and the gaps around it)
+TEXTURE_PRESMOOTH_M, TEXTURE_SIGMA_M = 0.25, 1.5
+#: floor under brightness before the log: 0.5 % reflectance, the noise of a dark gap
+DARK_FLOOR = 0.005
+
+
+def is_uav(grid: Grid) -> bool:
+    return grid.res < 1.0
+
+
+def halo(grid: Grid, tolerance_px: int) -> int:
+    """Pixels beyond a window that its features depend on (smoothing, texture, min/max filters, dilation)."""
+    metres = 3 * (INDEX_SIGMA_M + TEXTURE_SIGMA_M + TEXTURE_PRESMOOTH_M) if is_uav(grid) else 0.0
+    return int(math.ceil(metres / grid.res)) + 2 * tolerance_px + 12
+
+
+def smooth(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Masked Gaussian (normalised convolution): invalid pixels neither count nor darken their neighbours."""
+    if not sigma or sigma <= 0:
+        return values
+    weights = ndimage.gaussian_filter(valid.astype("float32"), sigma)
+    out = ndimage.gaussian_filter(np.where(valid, values, 0).astype("float32"), sigma) / np.maximum(weights, 1e-6)
+    return out.astype("float32")
+
+
+@dataclass
+class DateFeatures:
+    index: np.ndarray
+    texture: np.ndarray | None
+    brightness: np.ndarray
+    valid: np.ndarray
+    bands: dict[str, np.ndarray | None]
+
+
+def date_features(src: Source, grid: Grid, win: Window, kind: str) -> DateFeatures:
+    vis = [b for b in ("blue", "green", "red") if b in src.roles]
+    names = list(dict.fromkeys((["red", "nir"] if kind == "ndvi" else ["red", "green", "blue"]) + vis))
+    data, valid = read(src, grid, win, names)
+    band = {n: data[i] for i, n in enumerate(names)}
+    if kind == "ndvi":
+        index = (band["nir"] - band["red"]) / np.maximum(band["nir"] + band["red"], 1e-6)
+    else:
+        total = np.maximum(band["red"] + band["green"] + band["blue"], 1e-6)
+        index = (2 * band["green"] - band["red"] - band["blue"]) / total
+    brightness = np.mean([band[n] for n in vis], axis=0).astype("float32")
+    index = np.where(valid, index, 0).astype("float32")
+    texture = None
+    if is_uav(grid):
+        index = smooth(index, valid, INDEX_SIGMA_M / grid.res)
+        log_b = np.log(np.maximum(smooth(brightness, valid, TEXTURE_PRESMOOTH_M / grid.res), DARK_FLOOR))
+        s = TEXTURE_SIGMA_M / grid.res
+        mean = smooth(log_b, valid, s)
+        texture = np.sqrt(np.maximum(smooth(log_b * log_b, valid, s) - mean * mean, 0)).astype("float32")
+    return DateFeatures(index, texture, brightness, valid, {n: band.get(n) for n in ("blue", "red")})
+
+
+@dataclass
+class Scores:
+    loss: np.ndarray  # positive: vegetation index lost, after's units
+    gain: np.ndarray  # positive: vegetation gained (index)
+    forest: np.ndarray  # forest on the first date
+    bare: np.ndarray  # the second date looks like no forest
+    valid: np.ndarray
+    before: DateFeatures
+    after: DateFeatures
+    kept: np.ndarray | None = None  # drones: the second date kept the first's crown-scale texture
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Radiometric normalisation of the first date to the second's, and the forest thresholds."""
+
+    index: tuple[float, float] = (1.0, 0.0)
+    texture: tuple[float, float] = (1.0, 0.0)
+    forest: float = -np.inf  # first-date index above this: forest
+    bare: float = np.inf  # second-date index below this: no forest (after's units)
+
+
+def scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, tolerance_px: int,
+           fit: Fit = Fit(), structure_kept: float = 0.8) -> tuple[Scores, tuple[slice, slice]]:  # noqa: B008
+    big, core = expanded(grid, win, halo(grid, tolerance_px))
+    fb, fa = date_features(before, grid, big, kind), date_features(after, grid, big, kind)
+    vb, va = fb.valid, fa.valid.copy()
+    if not is_uav(grid) and kind == "ndvi":  # cloud shadow: the after much darker than the before (or back)
+        ratio = smooth(fa.brightness, va & vb, 2.0) / np.maximum(smooth(fb.brightness, va & vb, 2.0), 1e-4)
+        # (a clearing can be 3 × brighter than the forest in the visible, so brighter is not masked by the
+        # ratio; a thin cloud or haze patch is: more blue, and as blue as it is red — bare soil is redder)
+        blue_b, blue_a, red_a = fb.bands["blue"], fa.bands["blue"], fa.bands["red"]
+        thin = (blue_a - blue_b > 0.04) & (blue_a > 0.85 * red_a) if blue_a is not None and blue_b is not None \
+            else np.zeros_like(va)
+        va &= ~ndimage.binary_dilation((ratio < 0.55) | thin, iterations=tolerance_px + 2)
+    valid = vb & va
+    a, b = fit.index
+    nb = a * fb.index + b  # before, normalised to the after's radiometry
+    size = 2 * tolerance_px + 1
+    lo = ndimage.minimum_filter(np.where(vb, nb, np.inf), size=size)
+    hi = ndimage.maximum_filter(np.where(vb, nb, -np.inf), size=size)
+    gain = np.where(valid & np.isfinite(hi), fa.index - hi, 0.0).astype("float32")
+    loss = np.where(valid & np.isfinite(lo), lo - fa.index, 0.0).astype("float32")
+    # forest of the first date, kept through the misregistration tolerance (an edge may move)
+    forest = ndimage.maximum_filter(np.where(vb, fb.index, -np.inf), size=size) > fit.forest
+    bare = fa.index < fit.bare
+    kept = None
+    if fb.texture is not None:  # a crown that kept its structure (leaf-off, dry season) is not loss
+        at, bt = fit.texture
+        kept = fa.texture >= structure_kept * (at * fb.texture + bt)
+    return Scores(loss, gain, forest & valid, bare, valid, fb, fa, kept), core

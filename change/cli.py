@@ -31,7 +31,8 @@ def detect_cmd(
                                                                   "below 1 m GSD, else 0.5)")] = None,
     resolution: Annotated[float | None, typer.Option(help="working resolution, m (default: the coarser "
                                                           "item's)")] = None,
-    tolerance_px: Annotated[int, typer.Option(help="misregistration tolerated, pixels")] = 2,
+    tolerance_px: Annotated[int, typer.Option(help="residual misregistration tolerated after co-registration, "
+                                                   "pixels")] = 1,
     gain: Annotated[bool, typer.Option(help="report vegetation gains too")] = True,
     workers: Annotated[int | None, typer.Option(help="parallel windows (default: all cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(

@@ -134,7 +134,7 @@ def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
 
 def _detect_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params, fit: Fit,
                  thresholds: dict[str, float]) -> tuple[list[Piece], int, int]:
-    s, core = scores(before, after, grid, win, kind, params.tolerance_px, fit, params.structure_kept)
+    s, core = scores(before, after, grid, win, kind, params.tolerance_px, fit)
     pieces: list[Piece] = []
     transform = grid.transform @ Affine.translation(win.col_off, win.row_off)
     selem = disk(params.opening_px) if params.opening_px > 0 else None
@@ -151,11 +151,11 @@ def _detect_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
         mask = remove_small_holes(mask, max_size=max(4, 4 * params.tolerance_px ** 2))
         mask = mask[core] & s.valid[core]
         open_bottom = win.row_off + win.height < grid.height
-        kept = inner = None
-        if name == "loss" and s.kept is not None:  # interior: the texture window (2 σ) inside the area
-            inner = ndimage.binary_erosion(mask, disk(max(1, round(2 * TEXTURE_SIGMA_M / grid.res))))
-            kept = s.kept[core]
-        pieces += pieces_of(name, mask, score[core], t, transform, open_bottom, kept, inner)
+        texture = inner = None
+        if name == "loss" and s.texture is not None:  # interior: the texture window (3 σ) inside the area
+            inner = ndimage.binary_erosion(mask, disk(max(1, round(3 * TEXTURE_SIGMA_M / grid.res))))
+            texture = (s.texture[0][core], s.texture[1][core])
+        pieces += pieces_of(name, mask, score[core], t, transform, open_bottom, texture, inner)
     core_valid = s.valid[core]
     return pieces, int(core_valid.sum()), int(core_valid.size - core_valid.sum())
 
@@ -200,7 +200,7 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
             f"choose another date")
     choice = choose(cat, kind, params.min_threshold, params.threshold, params.gain)
     mmu = params.mmu_ha if params.mmu_ha is not None else default_mmu(grid)
-    mosaic = Mosaic(grid.crs, mmu)
+    mosaic = Mosaic(grid.crs, mmu, params.structure_kept)
     valid = masked = 0
     jobs = ((before, after, grid, w, kind, params, choice.fit, choice.thresholds) for w in wins)
     for done, (win, (pieces, v, m)) in enumerate(

@@ -404,7 +404,9 @@ def eval_pair(folder: Path, sensor: str, condition: str, seed: int, change: bool
         shape = img.shape[1:]
         inside = ~np.isnan(img).any(axis=0)
         if fp is not None:
-            inside &= _burn([shapely.affinity.affine_transform(fp, list(~t)[:6])], shape, 1.0)
+            inv = ~t
+            inside &= _burn([shapely.affinity.affine_transform(fp, [inv.a, inv.b, inv.d, inv.e, inv.c, inv.f])],
+                            shape, 1.0)
         img = np.nan_to_num(img)
         path = folder / f"{name}_{'ab'[date]}.tif"
         if sensor == "uav_rgb":

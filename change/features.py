@@ -2,7 +2,7 @@
 crown-scale texture that a leafless crown keeps and cleared ground loses.
 
 - **Index.** NDVI when both dates have red and NIR, else ExG on chromatic coordinates (2g − r − b with
-  r + g + b = 1, insensitive to brightness). Drone imagery: smoothed by a masked Gaussian of
+  r + g + b = 1, insensitive to brightness). Drone imagery: of the bands smoothed by a masked Gaussian of
   ``INDEX_SIGMA_M`` (leaves and the sunlit/shaded sides of a crown are not change).
 - **Texture (drones).** The local standard deviation of log brightness over ``TEXTURE_SIGMA_M``: a
   closed canopy of crowns shades itself (sunlit tops, dark gaps) whatever the sun's position, with or
@@ -65,20 +65,26 @@ def date_features(src: Source, grid: Grid, win: Window, kind: str) -> DateFeatur
     names = list(dict.fromkeys((["red", "nir"] if kind == "ndvi" else ["red", "green", "blue"]) + vis))
     data, valid = read(src, grid, win, names)
     band = {n: data[i] for i, n in enumerate(names)}
-    if kind == "ndvi":
-        index = (band["nir"] - band["red"]) / np.maximum(band["nir"] + band["red"], 1e-6)
-    else:
-        total = np.maximum(band["red"] + band["green"] + band["blue"], 1e-6)
-        index = (2 * band["green"] - band["red"] - band["blue"]) / total
     brightness = np.mean([band[n] for n in vis], axis=0).astype("float32")
-    index = np.where(valid, index, 0).astype("float32")
     texture = None
+    index_band = band
     if is_uav(grid):
-        index = smooth(index, valid, INDEX_SIGMA_M / grid.res)
+        if kind == "ndvi":  # NDVI of the neighbourhood (bands smoothed, then the ratio), not the mean of
+            # per-pixel ratios: in a gap's deep shade red and NIR are a few DN and their ratio is noise
+            index_band = {n: smooth(v, valid, INDEX_SIGMA_M / grid.res) for n, v in band.items()}
         log_b = np.log(np.maximum(smooth(brightness, valid, TEXTURE_PRESMOOTH_M / grid.res), DARK_FLOOR))
         s = TEXTURE_SIGMA_M / grid.res
         mean = smooth(log_b, valid, s)
         texture = np.sqrt(np.maximum(smooth(log_b * log_b, valid, s) - mean * mean, 0)).astype("float32")
+    if kind == "ndvi":
+        nir, red = index_band["nir"], index_band["red"]
+        index = (nir - red) / np.maximum(nir + red, 1e-6)
+    else:
+        total = np.maximum(index_band["red"] + index_band["green"] + index_band["blue"], 1e-6)
+        index = (2 * index_band["green"] - index_band["red"] - index_band["blue"]) / total
+    index = np.where(valid, index, 0).astype("float32")
+    if is_uav(grid) and kind == "exg":  # ExG's denominator is the sum of three bands: per pixel, then smoothed
+        index = smooth(index, valid, INDEX_SIGMA_M / grid.res)
     return DateFeatures(index, texture, brightness, valid, {n: band.get(n) for n in ("blue", "red")})
 
 
@@ -91,7 +97,7 @@ class Scores:
     valid: np.ndarray
     before: DateFeatures
     after: DateFeatures
-    kept: np.ndarray | None = None  # drones: the second date kept the first's crown-scale texture
+    texture: tuple[np.ndarray, np.ndarray] | None = None  # drones: crown texture, after and before (normalised)
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ class Fit:
 
 
 def scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, tolerance_px: int,
-           fit: Fit = Fit(), structure_kept: float = 0.8) -> tuple[Scores, tuple[slice, slice]]:  # noqa: B008
+           fit: Fit = Fit()) -> tuple[Scores, tuple[slice, slice]]:  # noqa: B008
     big, core = expanded(grid, win, halo(grid, tolerance_px))
     fb, fa = date_features(before, grid, big, kind), date_features(after, grid, big, kind)
     vb, va = fb.valid, fa.valid.copy()
@@ -128,8 +134,8 @@ def scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, to
     # forest of the first date, kept through the misregistration tolerance (an edge may move)
     forest = ndimage.maximum_filter(np.where(vb, fb.index, -np.inf), size=size) > fit.forest
     bare = fa.index < fit.bare
-    kept = None
-    if fb.texture is not None:  # a crown that kept its structure (leaf-off, dry season) is not loss
+    texture = None
+    if fb.texture is not None:  # the second date's and the first's (normalised) crown texture
         at, bt = fit.texture
-        kept = fa.texture >= structure_kept * (at * fb.texture + bt)
-    return Scores(loss, gain, forest & valid, bare, valid, fb, fa, kept), core
+        texture = (fa.texture, at * fb.texture + bt)
+    return Scores(loss, gain, forest & valid, bare, valid, fb, fa, texture), core

@@ -14,9 +14,10 @@ from scipy import ndimage
 
 from change.grid import AREA_EPSG
 
-#: an area most of whose pixels kept the first date's crown texture is leaf-off / dry-season canopy, not
-#: a clearing (the edge of a true clearing mixes forest texture in, its interior does not)
-KEPT_SHARE = 0.5
+#: an area whose interior kept ``structure_kept`` of the first date's crown texture (``threshold``) is
+#: leaf-off / dry-season canopy, not a clearing; judged only when the interior is a fair part of the area: a trail or a small clearing is all edge,
+#: and at its edge the texture window sees the forest around it
+MIN_INNER_SHARE = 0.25
 
 
 @dataclass
@@ -37,9 +38,10 @@ class Piece:
     conf: float
     #: touches the bottom edge of its window and a window lies below: may go on in the next row
     open: bool = False
-    #: pixels where the second date kept the first date's crown structure (drones: leaf-off, not loss)
-    kept: int = 0
-    inner: int = 0  # pixels whose texture window lies inside the area (the test of ``kept`` is made there)
+    #: drones: crown-scale texture of the second date and of the first (normalised), summed over the interior
+    kept: float = 0.0
+    was: float = 0.0
+    inner: int = 0  # pixels whose texture window lies inside the area (the texture sums are made there)
 
 
 def merge(pieces: list[Piece], kind: str) -> list[Piece]:
@@ -59,15 +61,16 @@ def merge(pieces: list[Piece], kind: str) -> list[Piece]:
     total = np.zeros(len(parts))
     conf = np.zeros(len(parts))
     is_open = np.zeros(len(parts), dtype=bool)
-    kept, inner = np.zeros(len(parts)), np.zeros(len(parts))
+    kept, was, inner = np.zeros(len(parts)), np.zeros(len(parts)), np.zeros(len(parts))
     np.add.at(kept, dst, [mine[i].kept for i in src])
+    np.add.at(was, dst, [mine[i].was for i in src])
     np.add.at(inner, dst, [mine[i].inner for i in src])
     np.add.at(pixels, dst, [mine[i].pixels for i in src])
     np.add.at(total, dst, [mine[i].total for i in src])
     np.add.at(conf, dst, [mine[i].conf for i in src])
     np.logical_or.at(is_open, dst, [mine[i].open for i in src])
-    return [Piece(kind, parts[j], int(pixels[j]), float(total[j]), float(conf[j]), bool(is_open[j]), int(kept[j]),
-                  int(inner[j]))
+    return [Piece(kind, parts[j], int(pixels[j]), float(total[j]), float(conf[j]), bool(is_open[j]), float(kept[j]),
+                  float(was[j]), int(inner[j]))
             for j in range(len(parts)) if pixels[j] > 0]
 
 
@@ -83,8 +86,8 @@ class Mosaic:
     (Hand-written: the merge is shapely's; what no library does is to know, from the window layout,
     which areas can still grow.)"""
 
-    def __init__(self, crs: CRS, mmu_ha: float) -> None:
-        self.crs, self.mmu_ha = crs, mmu_ha
+    def __init__(self, crs: CRS, mmu_ha: float, structure_kept: float = 0.8) -> None:
+        self.crs, self.mmu_ha, self.structure_kept = crs, mmu_ha, structure_kept
         self.vetoed = 0  # events dropped because most of them kept their crown structure
         self.row: list[Piece] = []
         self.open: list[Piece] = []
@@ -101,7 +104,7 @@ class Mosaic:
         done = [p for p in merged if not p.open]
         areas = areas_ha([p.geometry for p in done], self.crs)
         for p, area in zip(done, areas, strict=True):
-            if p.inner and p.kept > KEPT_SHARE * p.inner:
+            if p.inner > MIN_INNER_SHARE * p.pixels and p.kept >= self.structure_kept * p.was:
                 self.vetoed += 1
             elif area >= self.mmu_ha:
                 self.events.append(Event(p.kind, p.geometry, p.pixels, p.total / p.pixels, p.conf / p.pixels,
@@ -121,7 +124,8 @@ def areas_ha(geoms: list[shapely.Geometry], crs: CRS) -> np.ndarray:
 
 
 def pieces_of(name: str, mask: np.ndarray, score: np.ndarray, t: float, transform: Affine, open_bottom: bool,
-              kept: np.ndarray | None = None, inner: np.ndarray | None = None) -> list[Piece]:
+              texture: tuple[np.ndarray, np.ndarray] | None = None, inner: np.ndarray | None = None,
+              ) -> list[Piece]:
     """The connected areas of ``mask`` as pieces, with pixel count, score sum and confidence sum
     (confidence 0.5 at the threshold, 1 at twice it)."""
     if not mask.any():
@@ -131,9 +135,10 @@ def pieces_of(name: str, mask: np.ndarray, score: np.ndarray, t: float, transfor
     counts = np.bincount(labels.ravel(), minlength=n + 1)
     totals = np.bincount(labels.ravel(), weights=np.maximum(score, t).ravel(), minlength=n + 1)
     confs = np.bincount(labels.ravel(), weights=conf.ravel(), minlength=n + 1)
-    keeps, inners = np.zeros(n + 1), np.zeros(n + 1)
-    if kept is not None and inner is not None:
-        keeps = np.bincount(labels.ravel(), weights=(kept & inner).ravel(), minlength=n + 1)
+    keeps, wases, inners = np.zeros(n + 1), np.zeros(n + 1), np.zeros(n + 1)
+    if texture is not None and inner is not None:
+        keeps = np.bincount(labels.ravel(), weights=(texture[0] * inner).ravel(), minlength=n + 1)
+        wases = np.bincount(labels.ravel(), weights=(texture[1] * inner).ravel(), minlength=n + 1)
         inners = np.bincount(labels.ravel(), weights=inner.ravel(), minlength=n + 1)
     bottom = np.zeros(n + 1, dtype=bool)
     if open_bottom:  # a row of windows below: pieces on this edge may go on
@@ -142,5 +147,5 @@ def pieces_of(name: str, mask: np.ndarray, score: np.ndarray, t: float, transfor
     for geom, value in shapes(labels.astype("int32"), mask=labels > 0, transform=transform):
         v = int(value)
         out.append(Piece(name, shapely.geometry.shape(geom), int(counts[v]), float(totals[v]), float(confs[v]),
-                         bool(bottom[v]), int(keeps[v]), int(inners[v])))
+                         bool(bottom[v]), float(keeps[v]), float(wases[v]), int(inners[v])))
     return out

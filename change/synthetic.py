@@ -195,7 +195,14 @@ def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, ba
 
 
 def _write(path: Path, img: np.ndarray, epsg: int, transform: Affine, kind: str) -> Path:
-    if kind == "uav":  # RGB 8-bit, like a plain drone orthomosaic
+    if kind == "uav_ms":  # a multispectral drone: float32 reflectance, named bands
+        with rasterio.open(path, "w", driver="GTiff", width=img.shape[2], height=img.shape[1], count=4,
+                           dtype="float32", crs=f"EPSG:{epsg}", transform=transform, tiled=True, blockxsize=256,
+                           blockysize=256, compress="deflate") as ds:
+            ds.write(np.clip(img, 0.001, 1.0).astype("float32"))
+            for i, name in enumerate(["blue", "green", "red", "nir"], start=1):
+                ds.set_band_description(i, name)
+    elif kind == "uav":  # RGB 8-bit, like a plain drone orthomosaic
         rgb = np.clip(img[[2, 1, 0]] * 255 / 0.35, 1, 255).astype("uint8")
         with rasterio.open(path, "w", driver="GTiff", width=rgb.shape[2], height=rgb.shape[1], count=3, dtype="uint8",
                            crs=f"EPSG:{epsg}", transform=transform, photometric="RGB", tiled=True,
@@ -243,14 +250,15 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
     folder.mkdir(parents=True, exist_ok=True)
     pb = _write(folder / f"{name}_before.tif", b, epsg, transform, kind)
     pa = _write(folder / f"{name}_after.tif", a, epsg, transform, kind)
-    return Pair(name, "uav" if kind == "uav" else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu, shift)
+    return Pair(name, "uav" if kind.startswith("uav") else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu, shift)
 
 
 def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None = None,
                    cloud: bool | None = None, leaf_off: float | None = None) -> Pair:
-    """A synthetic pair: ``kind`` ``uav`` (5–10 cm RGB) or ``s2`` (10 m, 4 bands)."""
+    """A synthetic pair: ``kind`` ``uav`` (5–10 cm RGB), ``uav_ms`` (5–10 cm float32 reflectance, blue, green,
+    red, NIR) or ``s2`` (10 m, 4 bands)."""
     rng = np.random.default_rng(seed)
-    if kind == "uav":
+    if kind.startswith("uav"):
         res = float(rng.choice([0.05, 0.08, 0.10]))
         size = size or 1400
         epsg, crown = 9215, 3.0 / res

@@ -59,7 +59,7 @@ def choose(cat: dict[str, np.ndarray], kind: str, min_threshold: float, threshol
     diff = cat["i2"] - (a * cat["i1"] + b)
     sigma = float(np.median(np.abs(diff[forest] - np.median(diff[forest]))) * 1.4826) if forest.sum() > 50 else 0.0
     loss = a * cat["lo"] + b - cat["i2"]
-    candidates = forest & (cat["i2"] < fit.bare) & (loss > 0)
+    candidates = forest & (loss > 0)  # unchanged forest (noise) and change: Otsu splits them
     thresholds = {"loss": threshold or otsu(loss[candidates], min_threshold)}
     if gain:
         g = cat["i2"] - (a * cat["hi"] + b)

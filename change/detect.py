@@ -41,14 +41,24 @@ from skimage.filters import apply_hysteresis_threshold
 from skimage.morphology import disk, remove_small_holes
 
 from change.errors import ChangeInputError
-from change.features import TEXTURE_SIGMA_M, Fit, is_uav, scores
-from change.grid import AREA_EPSG, Grid, Source, common_grid, file_source, index_kind, roles_from_file, windows
+from change.features import TEXTURE_SIGMA_M, Fit, band_names, date_features, is_uav, scores
+from change.grid import (
+    AREA_EPSG,
+    Grid,
+    Source,
+    common_grid,
+    expanded,
+    file_source,
+    index_kind,
+    roles_from_file,
+    windows,
+)
 from change.parallel import imap
 from change.polygons import Event, Mosaic, Piece, pieces_of
-from change.radiometry import block_means, robust_fit
+from change.radiometry import band_fits, block_means, robust_fit
 from change.reading import is_reflectance
 from change.registration import Registration, register
-from change.threshold import STRUCTURE_KEPT, choose
+from change.threshold import FOREST_BOUNDS, STRUCTURE_KEPT, choose, otsu
 
 __all__ = ["AREA_EPSG", "Event", "Grid", "Params", "Result", "Source", "change_mask", "common_grid", "detect",
            "file_source", "index_kind", "robust_fit", "roles_from_file"]
@@ -105,9 +115,35 @@ class Result:
         return self.masked_pixels * self.grid.res ** 2 / 1e4
 
 
+def _band_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
+               ) -> dict[str, np.ndarray]:
+    """First pass: block means of every band of both dates, and of the first date's index."""
+    big, core = expanded(grid, win, 0)
+    fb, fa = date_features(before, grid, big, kind), date_features(after, grid, big, kind)
+    valid = fb.valid & fa.valid
+    names = [n for n in band_names(before, kind) if n in fb.bands and n in fa.bands]
+    blocks = block_means([fb.index] + [fb.bands[n] for n in names] + [fa.bands[n] for n in names], valid)
+    out = {"bi1": blocks[0], "i1": fb.index[valid][:: max(1, int(valid.sum() // 20000))]}
+    for i, n in enumerate(names):
+        out[f"b1_{n}"], out[f"b2_{n}"] = blocks[1 + i], blocks[1 + len(names) + i]
+    return out
+
+
+def _band_fit(cat: dict[str, np.ndarray], kind: str, uav: bool) -> tuple[tuple[str, tuple[float, float]], ...]:
+    """Per-band normalisation on the block means of the first date's forest (pseudo-invariant: what is cut
+    is a minority of it; fields and paddies, which change with the season, are left out)."""
+    forest = cat["bi1"] > otsu(cat["i1"], *FOREST_BOUNDS[kind])
+    pick = forest if forest.sum() >= 200 else np.ones_like(forest)
+    names = [k[3:] for k in cat if k.startswith("b1_")]
+    # a camera's exposure and white balance multiply; a satellite's haze and path radiance add
+    fits = band_fits({n: cat[f"b1_{n}"][pick] for n in names}, {n: cat[f"b2_{n}"][pick] for n in names},
+                     "gain" if uav else "offset")
+    return tuple(sorted(fits.items()))
+
+
 def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
-                 ) -> dict[str, np.ndarray]:
-    s, core = scores(before, after, grid, win, kind, params.tolerance_px)
+                 fit: Fit) -> dict[str, np.ndarray]:
+    s, core = scores(before, after, grid, win, kind, params.tolerance_px, fit)
     valid = s.valid[core]
     step = max(1, int(math.sqrt(valid.size / 65536)))
     pick = valid[::step, ::step]
@@ -189,8 +225,11 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
     step = max(1, len(wins) // params.sample_windows)
     sample = wins[::step][: params.sample_windows]
     ahead = max(2, params.workers * 4)
+    first = list(imap(executor, params.workers, _band_task,
+                      [(before, after, grid, w, kind, params) for w in sample], ahead))
+    bands = _band_fit({k: np.concatenate([s[k] for s in first]) for k in first[0]}, kind, is_uav(grid))
     samples = list(imap(executor, params.workers, _sample_task,
-                        [(before, after, grid, w, kind, params) for w in sample], ahead))
+                        [(before, after, grid, w, kind, params, Fit(bands=bands)) for w in sample], ahead))
     cat = {k: np.concatenate([s[k] for s in samples]) for k in samples[0]}
     seen = cat["n_valid"].sum() / max(1, cat["n_all"].sum())
     if cat["i1"].size < 100 or seen < MIN_VALID_SHARE:
@@ -198,7 +237,7 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
             f"Vùng chồng phủ gần như không nhìn thấy mặt đất ({seen:.1%}: mây, bóng mây, nodata) / the overlap of "
             f"{before.id} and {after.id} has almost no valid pixels ({seen:.1%} seen: cloud, shadow, nodata): "
             f"choose another date")
-    choice = choose(cat, kind, params.min_threshold, params.threshold, params.gain)
+    choice = choose(cat, kind, params.min_threshold, params.threshold, params.gain, bands)
     mmu = params.mmu_ha if params.mmu_ha is not None else default_mmu(grid)
     mosaic = Mosaic(grid.crs, mmu, params.structure_kept)
     valid = masked = 0

@@ -266,7 +266,6 @@ def _s2_world(rng: np.random.Generator, n: int, condition: str, change: bool,
     tex = _spectral_field(rng, (n, n), 1.5)
     shrub = (~valley) & (_spectral_field(rng, (n, n), 3.5) > 1.1)
     forest = ~valley & ~shrub
-    area_km2 = (n * res / 1e3) ** 2
     avoid = shapely.union_all([shapely.geometry.shape(g) for g, v in shapes(
         (~forest).astype("uint8"), mask=~forest, transform=Affine.scale(res, res))]).buffer(20)
     count = int(rng.integers(4, 8)) if change else 0

@@ -60,11 +60,22 @@ class DateFeatures:
     bands: dict[str, np.ndarray | None]
 
 
-def date_features(src: Source, grid: Grid, win: Window, kind: str) -> DateFeatures:
+def band_names(src: Source, kind: str) -> list[str]:
     vis = [b for b in ("blue", "green", "red") if b in src.roles]
-    names = list(dict.fromkeys((["red", "nir"] if kind == "ndvi" else ["red", "green", "blue"]) + vis))
+    return list(dict.fromkeys((["red", "nir"] if kind == "ndvi" else ["red", "green", "blue"]) + vis))
+
+
+def date_features(src: Source, grid: Grid, win: Window, kind: str,
+                  norm: dict[str, tuple[float, float]] | None = None) -> DateFeatures:
+    """Index, texture, brightness of one date; ``norm``: per band ``(a, b)`` with ``band ≈ a·reference + b``,
+    undone here (the second date brought to the first's radiometry)."""
+    vis = [b for b in ("blue", "green", "red") if b in src.roles]
+    names = band_names(src, kind)
     data, valid = read(src, grid, win, names)
     band = {n: data[i] for i, n in enumerate(names)}
+    for n, (a, b) in (norm or {}).items():
+        if n in band:
+            band[n] = np.maximum((band[n] - b) / a, 0.0).astype("float32")
     brightness = np.mean([band[n] for n in vis], axis=0).astype("float32")
     texture = None
     index_band = band
@@ -85,7 +96,7 @@ def date_features(src: Source, grid: Grid, win: Window, kind: str) -> DateFeatur
     index = np.where(valid, index, 0).astype("float32")
     if is_uav(grid) and kind == "exg":  # ExG's denominator is the sum of three bands: per pixel, then smoothed
         index = smooth(index, valid, INDEX_SIGMA_M / grid.res)
-    return DateFeatures(index, texture, brightness, valid, {n: band.get(n) for n in ("blue", "red")})
+    return DateFeatures(index, texture, brightness, valid, band)
 
 
 @dataclass
@@ -102,8 +113,10 @@ class Scores:
 
 @dataclass(frozen=True)
 class Fit:
-    """Radiometric normalisation of the first date to the second's, and the forest thresholds."""
+    """Radiometric normalisation between the dates, and the forest thresholds."""
 
+    #: per band, ``after ≈ a·before + b`` (undone on the after's bands: it is read in the before's radiometry)
+    bands: tuple[tuple[str, tuple[float, float]], ...] = ()
     index: tuple[float, float] = (1.0, 0.0)
     texture: tuple[float, float] = (1.0, 0.0)
     forest: float = -np.inf  # first-date index above this: forest
@@ -113,15 +126,17 @@ class Fit:
 def scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, tolerance_px: int,
            fit: Fit = Fit()) -> tuple[Scores, tuple[slice, slice]]:  # noqa: B008
     big, core = expanded(grid, win, halo(grid, tolerance_px))
-    fb, fa = date_features(before, grid, big, kind), date_features(after, grid, big, kind)
+    fb, fa = date_features(before, grid, big, kind), date_features(after, grid, big, kind, dict(fit.bands))
     vb, va = fb.valid, fa.valid.copy()
     if not is_uav(grid) and kind == "ndvi":  # cloud shadow: the after much darker than the before (or back)
         ratio = smooth(fa.brightness, va & vb, 2.0) / np.maximum(smooth(fb.brightness, va & vb, 2.0), 1e-4)
         # (a clearing can be 3 × brighter than the forest in the visible, so brighter is not masked by the
-        # ratio; a thin cloud or haze patch is: more blue, and as blue as it is red — bare soil is redder)
-        blue_b, blue_a, red_a = fb.bands["blue"], fa.bands["blue"], fa.bands["red"]
-        thin = (blue_a - blue_b > 0.04) & (blue_a > 0.85 * red_a) if blue_a is not None and blue_b is not None \
-            else np.zeros_like(va)
+        # ratio; a thin cloud is: blue up by more than residual haze after atmospheric correction leaves
+        # (≤ 0.05), to above 0.10 — L2A forest blue is 0.01–0.04 —, and as blue as it is red: soil is redder)
+        blue_b, blue_a, red_a = fb.bands.get("blue"), fa.bands.get("blue"), fa.bands["red"]
+        thin = np.zeros_like(va)
+        if blue_a is not None and blue_b is not None:
+            thin = (blue_a - blue_b > 0.08) & (blue_a > 0.10) & (blue_a > 0.85 * red_a)
         va &= ~ndimage.binary_dilation((ratio < 0.55) | thin, iterations=tolerance_px + 2)
     valid = vb & va
     a, b = fit.index

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-
 #: correlation of the kept pixels below which a slope is not fitted (offset only)
 MIN_CORRELATION = 0.5
 
@@ -26,10 +25,12 @@ def _spread(v: np.ndarray) -> float:
     return float(q75 - q25)
 
 
-def robust_fit(x: np.ndarray, y: np.ndarray, rounds: int = 4) -> tuple[float, float]:
+def robust_fit(x: np.ndarray, y: np.ndarray, rounds: int = 4, fallback: str = "offset") -> tuple[float, float]:
     """``y ≈ a·x + b`` on stable pixels, by matching the spread and centre of the two distributions
     (reduced major axis with interquartile ranges: unlike least squares it is not pulled towards a
-    flat line by noise in ``x``), dropping pixels beyond 2.5 robust σ of the residual, repeated."""
+    flat line by noise in ``x``), dropping pixels beyond 2.5 robust σ of the residual, repeated.
+    When the dates hardly agree pixel for pixel, ``fallback``: ``offset`` (``a = 1``: haze, path radiance
+    are additive) or ``gain`` (``b = 0``: exposure, white balance of a camera are multiplicative)."""
     finite = np.isfinite(x) & np.isfinite(y)
     if finite.sum() < 20:
         return 1.0, 0.0
@@ -47,8 +48,18 @@ def robust_fit(x: np.ndarray, y: np.ndarray, rounds: int = 4) -> tuple[float, fl
     # shift, much change) only the offset is trusted: the peak of the differences (the unchanged majority)
     r = float(np.corrcoef(x[keep], y[keep])[0, 1]) if keep.sum() > 10 and _spread(x[keep]) > 0 else 0.0
     if not 0.3 < a < 3.0 or not r > MIN_CORRELATION:
-        a, b = 1.0, _mode(y[finite] - x[finite])
+        if fallback == "gain" and np.median(x[finite]) > 0:
+            a, b = float(np.median(y[finite]) / np.median(x[finite])), 0.0
+        else:
+            a, b = 1.0, _mode(y[finite] - x[finite])
     return float(a), float(b)
+
+
+def band_fits(before: dict[str, np.ndarray], after: dict[str, np.ndarray], fallback: str,
+              ) -> dict[str, tuple[float, float]]:
+    """Per band, ``after ≈ a·before + b`` on the block means given (the first date's forest)."""
+    return {name: robust_fit(before[name], after[name], fallback=fallback) for name in before
+            if before[name].size >= 50}
 
 
 def block_means(values: list[np.ndarray], valid: np.ndarray, size: int = 8) -> list[np.ndarray]:

@@ -15,9 +15,10 @@ from skimage.registration import phase_cross_correlation
 from change.grid import Grid, Source
 from change.reading import read
 
-#: largest shift searched (m on the ground): a drone's GNSS without RTK errs 1–5 m, a Sentinel-2
-#: scene < 1 px (10 m) against another; beyond, the pair is not one place
-MAX_SHIFT_M = {"uav": 6.0, "satellite": 25.0}
+#: largest shift accepted (m on the ground): a drone's GNSS without RTK errs 1–5 m; a satellite stack
+#: from another processing chain (or a resampled product) up to 3 px of 10 m; beyond, the pair is
+#: not one place
+MAX_SHIFT_M = {"uav": 6.0, "satellite": 50.0}
 #: window side (px) and how many windows are correlated
 SIDE, COUNT = 384, 5
 

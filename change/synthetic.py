@@ -172,7 +172,8 @@ def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, ba
     size = img.shape[1:]
     if leaf_off > 0:
         stands = _field(rng, size, max(size[0] / 10, 2))
-        decid = (stands > np.quantile(stands, 1 - leaf_off)) & ~loss
+        ndvi = (img[3] - img[2]) / np.maximum(img[3] + img[2], 1e-6)
+        decid = (stands > np.quantile(stands, 1 - leaf_off)) & ~loss & (ndvi > 0.75)  # crowns, not grass
         mix = 1.0 if size[0] > 1000 else 0.5  # drones (≥ 1,000² px flights) see single crowns
         ratio = 1 - mix + mix * BARK / CANOPY
         for band in range(4):
@@ -250,7 +251,8 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
     folder.mkdir(parents=True, exist_ok=True)
     pb = _write(folder / f"{name}_before.tif", b, epsg, transform, kind)
     pa = _write(folder / f"{name}_after.tif", a, epsg, transform, kind)
-    return Pair(name, "uav" if kind.startswith("uav") else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu, shift)
+    return Pair(name, "uav" if kind.startswith("uav") else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu,
+                shift)
 
 
 def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None = None,

@@ -17,6 +17,10 @@ from change.radiometry import robust_fit
 #: ExG on chromatic coordinates: soil, slash, char and grey bark are at or below 0.03; any green crown above
 #: 0.2 (the chromatic green excess of leaves under white light)
 FOREST_BOUNDS = {"ndvi": (0.35, 0.6), "exg": (0.03, 0.2)}
+#: NDVI below which the second date is no forest: bare soil, slash, char and sparse regrowth lie below it;
+#: a leafless deciduous stand over its evergreen understorey and litter stays above (0.45–0.6 in the dry
+#: season at 10 m)
+BARE_NDVI = 0.45
 #: a leafless or lost crown whose crown-scale texture stays at this share of the first date's has kept
 #: its structure: leaf-off, not loss (texture of bare ground, slash, char is a fraction of a canopy's)
 STRUCTURE_KEPT = 0.8
@@ -38,7 +42,7 @@ def otsu(values: np.ndarray, floor: float, ceiling: float = np.inf) -> float:
 
 
 def choose(cat: dict[str, np.ndarray], kind: str, min_threshold: float, threshold: float | None, gain: bool,
-           ) -> Choice:
+           bands: tuple = ()) -> Choice:
     lo_b, hi_b = FOREST_BOUNDS[kind]
     t_forest = otsu(cat["i1"], lo_b, hi_b)
     forest_blocks = cat["bi1"] > t_forest
@@ -47,14 +51,15 @@ def choose(cat: dict[str, np.ndarray], kind: str, min_threshold: float, threshol
     tex = (1.0, 0.0)
     if cat["bt1"].size:
         tex = robust_fit(cat["bt1"][pick], cat["bt2"][pick])
-    # not forest on the second date: below the first date's split carried over by the fit; for ExG of an
-    # uncalibrated camera (white balance, exposure, season shift the canopy's ExG but not the soil's: the fit
-    # may carry the split below bare soil) or below the second date's own split. NDVI of reflectances keeps
-    # its physical meaning: the carried split only
-    bare = a * t_forest + b
-    if kind == "exg":
-        bare = max(bare, otsu(cat["i2"], lo_b, hi_b))
-    fit = Fit(index=(a, b), texture=tex, forest=t_forest, bare=bare)
+    # not forest on the second date. NDVI (reflectances keep their meaning): below BARE_NDVI, or below the
+    # split carried by the fit if that is higher (the fit is made on forest and is not extrapolated down to
+    # soil). ExG of an uncalibrated camera (white balance, exposure, season move the canopy's ExG, not the
+    # soil's): below the first date's split carried over, or below the second date's own split
+    if kind == "ndvi":
+        bare = max(a * min(t_forest, BARE_NDVI) + b, min(t_forest, BARE_NDVI))
+    else:
+        bare = max(a * t_forest + b, otsu(cat["i2"], lo_b, hi_b))
+    fit = Fit(bands=bands, index=(a, b), texture=tex, forest=t_forest, bare=bare)
     forest = cat["f1"] > t_forest
     diff = cat["i2"] - (a * cat["i1"] + b)
     sigma = float(np.median(np.abs(diff[forest] - np.median(diff[forest]))) * 1.4826) if forest.sum() > 50 else 0.0

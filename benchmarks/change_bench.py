@@ -36,7 +36,8 @@ def _child(mode: str, before: str, after: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from change.detect import Params, common_grid, detect, file_source
-    from change.features import date_features, halo as feature_halo
+    from change.features import date_features
+    from change.features import halo as feature_halo
     from change.grid import expanded, windows
 
     b, a = file_source(before), file_source(after)

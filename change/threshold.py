@@ -69,6 +69,6 @@ def choose(cat: dict[str, np.ndarray], kind: str, min_threshold: float, threshol
     if gain:
         g = cat["i2"] - (a * cat["hi"] + b)
         thresholds["gain"] = threshold or otsu(g[g > 0], min_threshold)
-    for name in list(thresholds):  # hysteresis: cores above the threshold, grown down to half of it
-        thresholds[f"{name}_low"] = thresholds[name] if threshold else max(min_threshold, thresholds[name] / 2)
+    for name in list(thresholds):  # hysteresis: cores above the threshold, grown down to the noise floor
+        thresholds[f"{name}_low"] = thresholds[name] if threshold else min(min_threshold, thresholds[name])
     return Choice(fit, thresholds, sigma, float(forest.mean()) if forest.size else 0.0)

@@ -50,7 +50,8 @@ def test_sentinel2_pair_writes_events_with_commune_and_area(engine, settings, ch
 def test_uav_pair_uses_exg(engine, settings, change_items, clean_events):
     out = run(engine, settings, change_items.uav_before, change_items.uav_after,
               Params(mmu_ha=change_items.uav.mmu_ha), write=False)
-    assert out.result.index == "exg" and out.result.grid.res < 0.2
+    # a 5–10 cm flight is compared on the 0.25 m working grid (change.grid.UAV_WORKING_RES_M)
+    assert out.result.index == "exg" and out.result.grid.res == pytest.approx(0.25)
     s = score(change_items.uav, out.result)
     assert s.f1 >= 0.8 and s.objects_found >= s.objects_true - 1, s
     with engine.connect() as conn:

@@ -3,7 +3,8 @@
 - **training** — ``change/synthetic.py`` (the generator the detector's few choices were made on): UAV RGB
   5–10 cm (ExG, leaf-off on every third pair), synthetic 10 m 4-band pairs, semi-real 10 m pairs from the
   real Landsat scenes of ``tests/data`` (Rondônia, Raleigh) with clearings injected;
-- **independent evaluation** — ``change/eval_scenes.py`` + ``change/eval_pairs.py``, written from issue 16's list of conditions,
+- **independent evaluation** — ``change/eval_scenes.py`` + ``change/eval_pairs.py``, written from issue
+  16's list of conditions,
   own seeds, never used to choose anything: UAV RGB (0.10 m), UAV multispectral (float32 reflectance) and
   Sentinel-2 (4 or 6 bands), one pair per condition (misregistration, other grid, leaf-off, clouds, haze,
   offsets, alpha/no-data, crops and paddies, burnt clearings), plus no-change pairs (leaf-off, haze,

@@ -198,7 +198,9 @@ def _uav_world(rng: np.random.Generator, n: int, res: float, condition: str, cha
     open_land = _burn([avoid], (n, n), res)  # no trees on the grass and the fields
     chm[open_land], ids[open_land] = 0.3, 0
     area_ha = size_m ** 2 / 1e4
-    areas = [rng.uniform(0.07, 0.12) * 1e4 * area_ha / 2.5 for _ in range(int(rng.integers(2, 4)))] if change else []
+    # clearings of 0.07–0.12 ha on a 2.5 ha flight, never below 1.3 × the drone MMU (0.05 ha) on smaller ones
+    areas = [max(rng.uniform(0.07, 0.12) * 1e4 * area_ha / 2.5, 650.0)
+             for _ in range(int(rng.integers(2, 4)))] if change else []
     cut = _clearings(rng, size_m, areas, avoid, skid=True)
     tex = _spectral_field(rng, (n, n), 2.0)
     fine = rng.normal(0, 1, (n, n)).astype("float32")

@@ -60,9 +60,10 @@ def _sample_windows(ds: rasterio.DatasetReader, band: int, n: int = 4, size: int
 
 
 def is_reflectance(src: Source) -> bool:
-    """Are the values satellite reflectances (so that absolute cloud tests apply)? From the blue band of an
-    overview, or of 16 windows spread over a large raster without overviews (never a decimated read of a
-    large raster: GDAL would decode every block of it)."""
+    """Are the values satellite reflectances (so that absolute cloud tests apply)? 16-bit and float
+    satellite stacks are; 8-bit ones (old DN products) when the median blue of an overview, or of 16 windows
+    spread over a large raster without overviews, is below 0.3 (never a decimated read of a large raster:
+    GDAL would decode every block of it)."""
     if "blue" not in src.roles or "scl" in src.roles:
         return False
     band = src.roles["blue"]
@@ -70,6 +71,8 @@ def is_reflectance(src: Source) -> bool:
     with rasterio.Env(**dict(src.env)), rasterio.open(src.location) as ds:
         if abs(ds.transform.a) < 5.0 and not ds.crs.is_geographic:  # a drone: under the clouds
             return False
+        if ds.dtypes[0] != "uint8":  # 16-bit or float satellite data: reflectance (a cloudy date is, too)
+            return True
         if ds.overviews(band) or ds.width * ds.height <= 2048 * 2048:
             f = max(1, max(ds.width, ds.height) // 256)
             values = ds.read(band, out_shape=(max(1, ds.height // f), max(1, ds.width // f)), masked=True).compressed()
@@ -81,7 +84,7 @@ def is_reflectance(src: Source) -> bool:
 
 
 def _shifted(grid: Grid, shift: tuple[float, float]) -> Affine:
-    return Affine.translation(shift[0], shift[1]) * grid.transform
+    return Affine.translation(shift[0], shift[1]) @ grid.transform
 
 
 def read(src: Source, grid: Grid, win: Window, names: list[str], dilate_px: int = 3,

@@ -59,7 +59,10 @@ def detect_cmd(
         f"chỉ số / index {r.index.upper()}; chuẩn hoá / normalisation a={r.normalisation[0]:.3f} "
         f"b={r.normalisation[1]:.3f}; ngưỡng / threshold loss {r.thresholds['loss']:.3f}"
         + (f", gain {r.thresholds['gain']:.3f}" if "gain" in r.thresholds else "")
-        + f"; MMU {r.mmu_ha:g} ha; bị che / masked {r.masked_pixels} px; {r.seconds:.1f} s")
+        + f"; MMU {r.mmu_ha:g} ha; bị che / masked {r.masked_pixels} px ({r.masked_ha:.2f} ha, never counted as "
+        f"change); {r.seconds:.1f} s")
+    for note in r.notes:  # co-registration shift, forest mask of the first date
+        console.print(f"  {note}")
     if dry_run:
         console.print("[yellow]Chạy thử: không ghi gì / dry run: nothing written[/yellow]")
     else:

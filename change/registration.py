@@ -29,6 +29,7 @@ class Registration:
     dy_px: float = 0.0  # rows: … this far south (+)
     windows: int = 0  # windows that agreed
     error: float = 1.0  # phase correlation error of the median window (0: perfect)
+    tried: int = 0  # windows correlated (enough valid pixels on both dates)
 
     def shift_m(self, grid: Grid) -> tuple[float, float]:
         """The translation (grid units) to add to the after's read grid."""
@@ -49,7 +50,7 @@ def register(before: Source, after: Source, grid: Grid) -> Registration:
         return Registration()
     limit = MAX_SHIFT_M["uav" if grid.res < 1.0 else "satellite"] / grid.res
     spots = [(0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)][:COUNT]
-    found = []
+    found, tried = [], 0
     for fx, fy in spots:
         c = int(min(max(0, fx * grid.width - side / 2), grid.width - side))
         r = int(min(max(0, fy * grid.height - side / 2), grid.height - side))
@@ -58,15 +59,17 @@ def register(before: Source, after: Source, grid: Grid) -> Registration:
         ia, va = _image(after, grid, win)
         if (vb & va).mean() < 0.5:
             continue
+        tried += 1
         shift, error, _ = phase_cross_correlation(ib, ia, upsample_factor=20, normalization=None)
         if np.all(np.abs(shift) <= limit):
             found.append((float(shift[0]), float(shift[1]), float(error)))
     if not found:
-        return Registration()
+        return Registration(tried=tried)
     arr = np.array(found)
     dy, dx = np.median(arr[:, 0]), np.median(arr[:, 1])
     agree = int((np.hypot(arr[:, 0] - dy, arr[:, 1] - dx) < 0.75).sum())
     if agree < max(1, (len(found) + 1) // 2):  # windows disagree: no reliable common structure
-        return Registration(windows=agree, error=float(np.median(arr[:, 2])))
+        return Registration(windows=agree, error=float(np.median(arr[:, 2])), tried=tried)
     # the after's content must move by (dy, dx) to register: it lies (−dy, −dx) from its true place
-    return Registration(dx_px=-float(dx), dy_px=-float(dy), windows=agree, error=float(np.median(arr[:, 2])))
+    return Registration(dx_px=-float(dx), dy_px=-float(dy), windows=agree, error=float(np.median(arr[:, 2])),
+                        tried=tried)

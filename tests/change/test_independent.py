@@ -139,3 +139,12 @@ def test_bad_pairs_are_refused_in_both_languages(tmp_path):
     with pytest.raises(ChangeInputError) as info:
         detect(file_source(str(pair.before)), file_source(str(cloudy)))
     assert "không nhìn thấy mặt đất" in str(info.value) and "almost no valid pixels" in str(info.value)
+
+
+def test_two_places_are_refused(tmp_path):
+    """The same footprint, another forest (a wrong item or a wrong georeference)."""
+    one = eval_pair(tmp_path / "one", "s2", "haze", 86, change=False, size=200)
+    other = eval_pair(tmp_path / "two", "s2", "haze", 88, change=False, size=200)
+    with pytest.raises(ChangeInputError) as info:
+        detect(file_source(str(one.before)), file_source(str(other.after)))
+    assert "không cùng một nơi" in str(info.value) and "do not show the same place" in str(info.value)

@@ -243,7 +243,8 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
     first = list(imap(executor, params.workers, _band_task,
                       [(before, after, grid, w, kind, params) for w in sample], ahead))
     blocks = {k: np.concatenate([s[k] for s in first]) for k in first[0]}
-    _same_place(before, after, reg, blocks)
+    if not is_uav(grid):  # drone blocks (2 m) see single crowns, which the sun moves: no test there
+        _same_place(before, after, reg, blocks)
     bands = _band_fit(blocks, kind, is_uav(grid))
     samples = list(imap(executor, params.workers, _sample_task,
                         [(before, after, grid, w, kind, params, Fit(bands=bands)) for w in sample], ahead))

@@ -65,9 +65,6 @@ __all__ = ["AREA_EPSG", "Event", "Grid", "Params", "Result", "Source", "change_m
 
 #: default minimum mapping units (ha): UAV (GSD < 1 m) and satellite
 MMU_UAV_HA, MMU_SATELLITE_HA = 0.05, 0.5
-#: block-brightness correlation below which, with no agreed shift, two rasters are not one place (two dates
-#: of one forest share relief shading and stands: r ≥ 0.5 even across seasons and a third cleared)
-SAME_PLACE_CORRELATION = 0.2
 #: the share of a pair that must be seen (not cloud, shadow, nodata) for a comparison to mean anything
 MIN_VALID_SHARE = 0.02
 
@@ -142,18 +139,6 @@ def _band_fit(cat: dict[str, np.ndarray], kind: str, uav: bool) -> tuple[tuple[s
     fits = band_fits({n: cat[f"b1_{n}"][pick] for n in names}, {n: cat[f"b2_{n}"][pick] for n in names},
                      "gain" if uav else "offset")
     return tuple(sorted(fits.items()))
-
-
-def _same_place(before: Source, after: Source, reg: Registration, blocks: dict[str, np.ndarray]) -> None:
-    """Two dates of one place share their relief, roads and stands: the windows' phase correlations agree on
-    a shift and block brightness correlates. Neither: not the same place (a wrong item, a wrong georeference)."""
-    x, y = blocks.get("b1_red", np.zeros(0)), blocks.get("b2_red", np.zeros(0))
-    r = float(np.corrcoef(x, y)[0, 1]) if x.size > 50 and np.ptp(x) > 0 and np.ptp(y) > 0 else 1.0
-    if reg.tried >= 3 and reg.windows < 2 and r < SAME_PLACE_CORRELATION:
-        raise ChangeInputError(
-            f"Hai ảnh không cùng một nơi / the rasters do not show the same place: {before.id} and {after.id} "
-            f"share no structure (no common shift in {reg.tried} windows, brightness correlation {r:.2f}); check "
-            f"the items and their georeference")
 
 
 def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: str, params: Params,
@@ -243,8 +228,6 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
     first = list(imap(executor, params.workers, _band_task,
                       [(before, after, grid, w, kind, params) for w in sample], ahead))
     blocks = {k: np.concatenate([s[k] for s in first]) for k in first[0]}
-    if not is_uav(grid):  # drone blocks (2 m) see single crowns, which the sun moves: no test there
-        _same_place(before, after, reg, blocks)
     bands = _band_fit(blocks, kind, is_uav(grid))
     samples = list(imap(executor, params.workers, _sample_task,
                         [(before, after, grid, w, kind, params, Fit(bands=bands)) for w in sample], ahead))
@@ -270,7 +253,7 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
             progress(done, len(wins))
     kept = sorted(mosaic.events, key=lambda e: -e.area_ha)
     notes = [f"co-registration / đăng ký ảnh: dx {reg.dx_px:+.2f} px, dy {reg.dy_px:+.2f} px "
-             f"({reg.windows} windows agree)",
+             f"({reg.windows} of {reg.tried} windows agree; dates correlate {reg.correlation:.2f})",
              f"forest of the first date / rừng ngày đầu: {kind.upper()} > {choice.fit.forest:.3f} "
              f"({choice.forest_share:.0%} of the sample)"]
     return Result(before=before, after=after, grid=grid, index=kind, normalisation=choice.fit.index,

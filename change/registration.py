@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rasterio.windows import Window
+from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from change.grid import Grid, Source
@@ -30,6 +31,10 @@ class Registration:
     windows: int = 0  # windows that agreed
     error: float = 1.0  # phase correlation error of the median window (0: perfect)
     tried: int = 0  # windows correlated (enough valid pixels on both dates)
+    #: median over the windows of each date's own structure (lag-1 autocorrelation, the lower of the two)
+    #: and of the dates' correlation once shifted: structure without correlation = two different places
+    structure: float = 0.0
+    correlation: float = 1.0
 
     def shift_m(self, grid: Grid) -> tuple[float, float]:
         """The translation (grid units) to add to the after's read grid."""
@@ -44,13 +49,19 @@ def _image(src: Source, grid: Grid, win: Window) -> tuple[np.ndarray, np.ndarray
     return np.where(valid, img - fill, 0.0), valid
 
 
+def _lag1(img: np.ndarray) -> float:
+    """Correlation of an image with itself one pixel east: near 0 for noise, high for relief and stands."""
+    a, b = img[:, :-1].ravel(), img[:, 1:].ravel()
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else 0.0
+
+
 def register(before: Source, after: Source, grid: Grid) -> Registration:
     side = min(SIDE, grid.width, grid.height)
     if side < 32:
         return Registration()
     limit = MAX_SHIFT_M["uav" if grid.res < 1.0 else "satellite"] / grid.res
     spots = [(0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)][:COUNT]
-    found, tried = [], 0
+    found, tried, structure, correlation = [], 0, [], []
     for fx, fy in spots:
         c = int(min(max(0, fx * grid.width - side / 2), grid.width - side))
         r = int(min(max(0, fy * grid.height - side / 2), grid.height - side))
@@ -61,15 +72,20 @@ def register(before: Source, after: Source, grid: Grid) -> Registration:
             continue
         tried += 1
         shift, error, _ = phase_cross_correlation(ib, ia, upsample_factor=20, normalization=None)
+        structure.append(min(_lag1(ib), _lag1(ia)))
+        moved = ndimage.shift(ia, shift, order=1, mode="nearest")
+        correlation.append(float(np.corrcoef(ib.ravel(), moved.ravel())[0, 1]) if ib.std() and moved.std() else 0.0)
         if np.all(np.abs(shift) <= limit):
             found.append((float(shift[0]), float(shift[1]), float(error)))
+    seen = dict(tried=tried, structure=float(np.median(structure)) if structure else 0.0,
+                correlation=float(np.median(correlation)) if correlation else 1.0)
     if not found:
-        return Registration(tried=tried)
+        return Registration(**seen)
     arr = np.array(found)
     dy, dx = np.median(arr[:, 0]), np.median(arr[:, 1])
     agree = int((np.hypot(arr[:, 0] - dy, arr[:, 1] - dx) < 0.75).sum())
     if agree < max(1, (len(found) + 1) // 2):  # windows disagree: no reliable common structure
-        return Registration(windows=agree, error=float(np.median(arr[:, 2])), tried=tried)
+        return Registration(windows=agree, error=float(np.median(arr[:, 2])), **seen)
     # the after's content must move by (dy, dx) to register: it lies (−dy, −dx) from its true place
     return Registration(dx_px=-float(dx), dy_px=-float(dy), windows=agree, error=float(np.median(arr[:, 2])),
-                        tried=tried)
+                        **seen)

@@ -141,6 +141,8 @@ def test_bad_pairs_are_refused_in_both_languages(tmp_path):
     assert "không nhìn thấy mặt đất" in str(info.value) and "almost no valid pixels" in str(info.value)
 
 
+@pytest.mark.xfail(strict=True, reason="not implemented reliably: a test on co-registration agreement and "
+                   "correlation also refused genuine cloudy Sentinel-2 pairs and featureless scenes, so it was removed")
 def test_two_places_are_refused(tmp_path):
     """The same footprint, another forest (a wrong item or a wrong georeference)."""
     one = eval_pair(tmp_path / "one", "s2", "haze", 86, change=False, size=200)

@@ -35,7 +35,10 @@ WORK = ROOT / "benchmarks" / ".work" / "change"
 def _child(mode: str, before: str, after: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from change.detect import Params, _expanded, _halo, _read, _windows, common_grid, detect, file_source
+    from change.detect import Params, common_grid, detect, file_source
+    from change.features import date_features
+    from change.features import halo as feature_halo
+    from change.grid import expanded, windows
 
     b, a = file_source(before), file_source(after)
     params = Params()
@@ -46,15 +49,15 @@ def _child(mode: str, before: str, after: str) -> None:
         grid = result.grid
     else:
         grid = common_grid(b, a)
-        halo = _halo(params)
+        halo = feature_halo(grid, params.tolerance_px)
 
         def read(win):
-            big, _ = _expanded(grid, win, halo)
-            _read(b, grid, big, "ndvi", params)
-            _read(a, grid, big, "ndvi", params)
+            big, _ = expanded(grid, win, halo)
+            date_features(b, grid, big, "ndvi")
+            date_features(a, grid, big, "ndvi")
 
         with ThreadPoolExecutor(params.workers) as pool:
-            list(pool.map(read, _windows(grid, params.window)))
+            list(pool.map(read, windows(grid, params.window)))
         extra = {}
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -66,6 +66,16 @@ def score(pair: Pair, result: Result) -> Score:
                  len(visible_found), result.seconds)
 
 
+def false_alarms(pair: Pair, result: Result) -> dict[str, float]:
+    """Loss area on a pair with nothing cut, per area seen (m² per ha for drones, ha per km² for satellites)."""
+    found = _burn([e.geometry for e in result.events if e.kind == "loss"], result)
+    keep = ~_burn([pair.excluded], result) if pair.excluded is not None else np.ones_like(found)
+    px = result.grid.res ** 2
+    false_ha, area_ha = float((found & keep).sum() * px / 1e4), float(keep.sum() * px / 1e4)
+    return {"false_ha": false_ha, "area_ha": area_ha, "m2_per_ha": false_ha * 1e4 / max(area_ha, 1e-9),
+            "ha_per_km2": false_ha * 100 / max(area_ha, 1e-9)}
+
+
 def run_pair(pair: Pair, params: Params | None = None) -> tuple[Score, Result]:
     params = params or Params()
     if params.mmu_ha is None:

@@ -43,6 +43,7 @@ CANOPY = np.array([0.025, 0.055, 0.030, 0.32])
 SOIL = np.array([0.12, 0.16, 0.21, 0.27])
 GRASS = np.array([0.04, 0.09, 0.06, 0.30])
 TRACK = np.array([0.15, 0.17, 0.19, 0.22])
+BARK = np.array([0.07, 0.08, 0.09, 0.18])  # leafless crowns: bark and twigs
 
 
 @dataclass
@@ -145,6 +146,8 @@ def _scene(rng: np.random.Generator, size: int, crown_px: float, res: float) -> 
     crowns = _field(rng, (size, size), crown_px / 2)
     fine = _field(rng, (size, size), max(crown_px / 8, 0.7))
     shade = np.clip(0.85 + 0.18 * crowns + 0.05 * fine, 0.45, 1.2)  # gaps between crowns are darker
+    if res < 1.0:  # a drone resolves the crowns: sunlit tops, gaps in deep shade (3–6 × darker in photos)
+        shade = np.clip(0.8 * np.exp(0.45 * crowns + 0.08 * fine), 0.12, 1.6)
     vigour = _field(rng, (size, size), max(size / 12, 2))  # stands of different vigour
     spec = CANOPY[:, None, None] * np.ones((4, size, size), dtype="float32")
     spec[3] *= 1 + 0.12 * vigour
@@ -160,10 +163,21 @@ def _scene(rng: np.random.Generator, size: int, crown_px: float, res: float) -> 
 
 
 def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, bare: np.ndarray,
-                 cloud: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The after date: clearings, season, illumination, haze, noise, cloud + shadow; and the cloudy mask."""
+                 cloud: bool, leaf_off: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The after date: clearings, season, illumination, haze, noise, cloud + shadow; and the cloudy mask.
+    ``leaf_off``: share of the canopy in deciduous stands that are leafless (bark and twigs: the crowns'
+    shading stays, their colour turns grey-brown; at 10 m a leafless stand still mixes evergreen and
+    understorey)."""
     out = img.copy()
     size = img.shape[1:]
+    if leaf_off > 0:
+        stands = _field(rng, size, max(size[0] / 10, 2))
+        ndvi = (img[3] - img[2]) / np.maximum(img[3] + img[2], 1e-6)
+        decid = (stands > np.quantile(stands, 1 - leaf_off)) & ~loss & (ndvi > 0.75)  # crowns, not grass
+        mix = 1.0 if size[0] > 1000 else 0.5  # drones (≥ 1,000² px flights) see single crowns
+        ratio = 1 - mix + mix * BARK / CANOPY
+        for band in range(4):
+            out[band][decid] *= ratio[band]
     texture = 1 + 0.12 * _field(rng, size, 3)
     slash = rng.uniform(0, 0.35)  # some clearings keep slash / residues
     for band in range(4):
@@ -182,7 +196,14 @@ def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, ba
 
 
 def _write(path: Path, img: np.ndarray, epsg: int, transform: Affine, kind: str) -> Path:
-    if kind == "uav":  # RGB 8-bit, like a plain drone orthomosaic
+    if kind == "uav_ms":  # a multispectral drone: float32 reflectance, named bands
+        with rasterio.open(path, "w", driver="GTiff", width=img.shape[2], height=img.shape[1], count=4,
+                           dtype="float32", crs=f"EPSG:{epsg}", transform=transform, tiled=True, blockxsize=256,
+                           blockysize=256, compress="deflate") as ds:
+            ds.write(np.clip(img, 0.001, 1.0).astype("float32"))
+            for i, name in enumerate(["blue", "green", "red", "nir"], start=1):
+                ds.set_band_description(i, name)
+    elif kind == "uav":  # RGB 8-bit, like a plain drone orthomosaic
         rgb = np.clip(img[[2, 1, 0]] * 255 / 0.35, 1, 255).astype("uint8")
         with rasterio.open(path, "w", driver="GTiff", width=rgb.shape[2], height=rgb.shape[1], count=3, dtype="uint8",
                            crs=f"EPSG:{epsg}", transform=transform, photometric="RGB", tiled=True,
@@ -215,8 +236,9 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
     b = b + rng.normal(0, noise, b.shape).astype("float32")
     a = a + rng.normal(0, noise, a.shape).astype("float32")
     transform = from_origin(*_origin(epsg, size, size, res), res, res)
-    # the truth where the after image puts it (its georeference is the one that is off)
-    to_after = Affine.translation(-(margin + dx), -(margin + dy))
+    # the truth where it is on the ground: the before's georeference is right, the after's is off by the
+    # shift (the detector co-registers the after to the before)
+    to_after = Affine.translation(-margin, -margin)
     truth_px = [shapely.affinity.affine_transform(g, [to_after.a, to_after.b, to_after.d, to_after.e,
                                                       to_after.c, to_after.f]) for g in loss_geoms]
     hid = hidden[margin + dy:margin + dy + size, margin + dx:margin + dx + size]
@@ -229,14 +251,16 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
     folder.mkdir(parents=True, exist_ok=True)
     pb = _write(folder / f"{name}_before.tif", b, epsg, transform, kind)
     pa = _write(folder / f"{name}_after.tif", a, epsg, transform, kind)
-    return Pair(name, "uav" if kind == "uav" else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu, shift)
+    return Pair(name, "uav" if kind.startswith("uav") else "s2", pb, pa, _geo(truth_px, transform), excluded, mmu,
+                shift)
 
 
 def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None = None,
-                   cloud: bool | None = None) -> Pair:
-    """A synthetic pair: ``kind`` ``uav`` (5–10 cm RGB) or ``s2`` (10 m, 4 bands)."""
+                   cloud: bool | None = None, leaf_off: float | None = None) -> Pair:
+    """A synthetic pair: ``kind`` ``uav`` (5–10 cm RGB), ``uav_ms`` (5–10 cm float32 reflectance, blue, green,
+    red, NIR) or ``s2`` (10 m, 4 bands)."""
     rng = np.random.default_rng(seed)
-    if kind == "uav":
+    if kind.startswith("uav"):
         res = float(rng.choice([0.05, 0.08, 0.10]))
         size = size or 1400
         epsg, crown = 9215, 3.0 / res
@@ -252,7 +276,8 @@ def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None =
     geoms = [shapely.affinity.translate(g, margin, margin) for g in geoms]
     loss = _burn(geoms, full)
     after, hidden = _second_date(rng, before, loss, SOIL * rng.uniform(0.8, 1.2),
-                                 cloud if cloud is not None else bool(seed % 2))
+                                 cloud if cloud is not None else bool(seed % 2),
+                                 leaf_off if leaf_off is not None else (0.3 if seed % 3 == 0 else 0.0))
     shift = (int(rng.integers(-3, 4)), int(rng.integers(-3, 4)))
     if shift == (0, 0):
         shift = (1, -1)

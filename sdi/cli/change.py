@@ -34,7 +34,8 @@ def detect_cmd(
                                                                   "below 1 m GSD, else 0.5)")] = None,
     resolution: Annotated[float | None, typer.Option(help="working resolution, m (default: the coarser "
                                                           "item's)")] = None,
-    tolerance_px: Annotated[int, typer.Option(help="misregistration tolerated, pixels")] = 2,
+    tolerance_px: Annotated[int, typer.Option(help="residual misregistration tolerated after co-registration, "
+                                                   "pixels")] = 1,
     gain: Annotated[bool, typer.Option(help="report vegetation gains too")] = True,
     workers: Annotated[int | None, typer.Option(help="parallel windows (default: all cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(
@@ -60,7 +61,10 @@ def detect_cmd(
         f"chỉ số / index {r.index.upper()}; chuẩn hoá / normalisation a={r.normalisation[0]:.3f} "
         f"b={r.normalisation[1]:.3f}; ngưỡng / threshold loss {r.thresholds['loss']:.3f}"
         + (f", gain {r.thresholds['gain']:.3f}" if "gain" in r.thresholds else "")
-        + f"; MMU {r.mmu_ha:g} ha; bị che / masked {r.masked_pixels} px; {r.seconds:.1f} s")
+        + f"; MMU {r.mmu_ha:g} ha; bị che / masked {r.masked_pixels} px ({r.masked_ha:.2f} ha, never counted as "
+        f"change); {r.seconds:.1f} s")
+    for note in r.notes:  # co-registration shift, forest mask of the first date
+        console.print(f"  {note}")
     if dry_run:
         console.print("[yellow]Chạy thử: không ghi gì / dry run: nothing written[/yellow]")
     else:

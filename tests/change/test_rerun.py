@@ -65,23 +65,29 @@ def test_rerun_replaces_stale_events_and_keeps_rangers_decisions(engine, setting
     # to the new event at the same place; the earlier 'new' events whose outline moved are replaced
     _decide(engine, verified, "new", None)  # (back to unchecked: only the decision below is tested)
     moved_before = _rows(engine, pair, **s2)
-    third_params = Params(tolerance_px=1)
+    third_params = Params(tolerance_px=0)  # the default is 1 (after co-registration)
     third = run(engine, settings, ci.s2_before, ci.s2_after, third_params, write=False)
     found = dict(zip(third.events.event_id, third.events.geometry, strict=True))
     moved = [i for i in moved_before if i not in found and i != false_alarm
              and any(g.intersects(shapely.from_wkt(moved_before[i][3])) for g in found.values())]
-    assert moved, "the test needs an event whose outline changes with tolerance_px=1"
+    assert moved, "the test needs an event whose outline changes with tolerance_px=0"
     decided = moved[0]
     _decide(engine, decided, "verified", "đã kiểm tra / checked")
     third = run(engine, settings, ci.s2_before, ci.s2_after, third_params)
     final = _rows(engine, pair, **s2)
     assert set(final) == set(third.events.event_id) and decided not in final
-    assert third.carried == 1 and third.kept == []
+    # the false alarm (the largest event) may have moved too: then its decision is carried as well
+    fa_moved = false_alarm not in found
+    assert third.carried == 1 + fa_moved and third.kept == []
     heir = [i for i, (status, note, *_) in final.items() if status == "verified"]
     assert len(heir) == 1 and final[heir[0]][1] == "đã kiểm tra / checked"
     assert shapely.from_wkt(final[heir[0]][3]).intersects(shapely.from_wkt(moved_before[decided][3]))
-    assert final[false_alarm][:2] == ("false_alarm", "nương rẫy cũ / old swidden")
-    assert third.removed == len([i for i in moved_before if i not in found and i != decided]) >= 1
+    if fa_moved:
+        alarms = [v[:2] for v in final.values() if v[0] == "false_alarm"]
+        assert alarms == [("false_alarm", "nương rẫy cũ / old swidden")]
+    else:
+        assert final[false_alarm][:2] == ("false_alarm", "nương rẫy cũ / old swidden")
+    assert third.removed == len([i for i in moved_before if i not in found and i not in (decided, false_alarm)]) >= 1
     assert _rows(engine, f"NOT ({pair})", **s2) == other
 
 

@@ -120,4 +120,10 @@ def wipe(url: str, tables: list[tuple[str, str]], schemas: list[str]) -> None:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
         for schema in schemas:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        # functions of our own in public (the change-notification trigger's), not those of an extension
+        own = conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+                           "p.pronamespace WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+                           "WHERE d.objid = p.oid AND d.deptype = 'e')").fetchall()
+        for (signature,) in own:
+            conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {} CASCADE").format(sql.SQL(signature)))
         conn.execute("DROP EXTENSION IF EXISTS postgis CASCADE")

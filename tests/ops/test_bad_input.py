@@ -101,13 +101,16 @@ def test_restore_force_replaces_an_installation(source, new_installation):
     with target.engine.begin() as conn:  # the installation drifts after the backup
         conn.exec_driver_sql("DELETE FROM forest_plots WHERE ctid IN (SELECT ctid FROM forest_plots LIMIT 5)")
         conn.exec_driver_sql("CREATE TABLE stray (id int)")
-        conn.exec_driver_sql("CREATE SCHEMA published")  # as agencies' own layers live in
+        conn.exec_driver_sql("CREATE SCHEMA stray_schema")  # a schema of its own, as `published` is for layers
+        conn.exec_driver_sql("CREATE TABLE stray_schema.stray (id int)")
         conn.exec_driver_sql("CREATE TABLE published.stray (id int)")
     again = run_sdi(target.settings, "restore", "--force", str(source.backup), SDI_RASTER_STORE=str(target.store))
     assert again.returncode == 0, again.stdout + again.stderr
     assert checksums(target.engine) == source.tables  # the stray tables are gone, the plots are back
-    with target.engine.connect() as conn:
-        assert postgres.user_schemas(conn) == []
+    with target.engine.connect() as conn, source.engine.connect() as original:
+        assert postgres.user_schemas(conn) == postgres.user_schemas(original)  # published, trash: as backed up
+        assert "stray" not in conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'published'").scalars().all()
 
 
 def test_restore_into_a_database_with_a_schema_of_its_own_is_refused(source, new_installation):

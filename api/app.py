@@ -11,14 +11,15 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.change_reports import router as change_reports_router
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
+from api.ops import router as ops_router
 from api.qgis import router as qgis_router
 from api.stac import router as stac_router
 from api.webmap import router as webmap_router
@@ -26,7 +27,6 @@ from layers.catalog import get_layer, load_catalog
 from sdi import problems
 from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
-from sdi.errors import DatabaseError
 from sdi.settings import Settings
 from tiles.router import router as raster_router
 
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(OGC_PATH, gateway, name="ogc")
     problems.install(app)
     _routes(app)
+    app.include_router(ops_router)  # /health, /ready, /metrics
     app.include_router(qgis_router)
     app.include_router(stac_router)
     app.include_router(raster_router)
@@ -82,16 +83,6 @@ def _routes(app: FastAPI) -> None:
     def landing(request: Request, catalog: VisibleCatalog) -> HTMLResponse:
         """Danh mục lớp / the layer table (the web map is at /)."""
         return templates.TemplateResponse(request, "landing.html", {"layers": catalog.values()})
-
-    @app.get("/health")
-    def health(engine: EngineDep) -> JSONResponse:
-        """Tình trạng / health: the database answers and PostGIS is there."""
-        try:
-            with engine.connect() as conn:
-                postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar()
-        except Exception as exc:  # any failure means unhealthy
-            raise DatabaseError("Cơ sở dữ liệu không phản hồi / database not reachable") from exc
-        return JSONResponse({"status": "ok", "database": "ok", "postgis": postgis})
 
     @app.get("/layers")
     def layers(catalog: VisibleCatalog) -> list[dict]:

@@ -32,7 +32,7 @@ def make_engine(settings: Settings, *, url: str | None = None) -> Engine:
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        connect_args={"application_name": "langson-sdi"},
+        connect_args={"application_name": "langson-sdi", "connect_timeout": 10},
     )
 
 

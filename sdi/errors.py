@@ -10,6 +10,9 @@ class SDIError(Exception):
 
     status: int = 500
     title: str = "Lỗi hệ thống / Internal error"
+    #: a 5xx whose detail (and extra fields) are written by the platform for callers, never internal text:
+    #: ``sdi.problems`` shows them (readiness, query time limit); other 5xx answer a fixed sentence
+    public_detail: bool = False
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -62,3 +65,19 @@ class ClusterError(SDIError):
     """The embedded PostgreSQL cluster could not be set up, started or stopped."""
 
     title = "Lỗi cụm PostgreSQL / Embedded PostgreSQL error"
+
+
+class NotReadyError(SDIError):
+    """A part the platform needs (database, PostGIS, raster store) is not usable: ``/ready`` answers 503."""
+
+    status = 503
+    title = "Chưa sẵn sàng / Not ready"
+    public_detail = True
+
+
+class QueryTimeoutError(SDIError):
+    """A database query ran longer than ``SDI_STATEMENT_TIMEOUT_MS`` and was cancelled by PostgreSQL."""
+
+    status = 503
+    title = "Truy vấn quá thời gian / Query timed out"
+    public_detail = True

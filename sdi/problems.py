@@ -90,8 +90,11 @@ def answer(exc: BaseException, instance: str) -> JSONResponse:
     status = status_of(exc)
     extra: dict[str, object] = {}
     if status >= 500:
-        logger.error("%s on %s", type(exc).__name__, instance, exc_info=exc)
+        if not (isinstance(exc, SDIError) and exc.public_detail):
+            logger.error("%s on %s", type(exc).__name__, instance, exc_info=exc)
         title = exc.title if isinstance(exc, SDIError) else TITLES[500]
+        if isinstance(exc, SDIError) and exc.public_detail:  # written for callers (sdi.errors)
+            return problem_at(status, title, exc.detail, instance, **exc.extra)
         if isinstance(exc, RasterioError):
             return problem_at(500, title, "Không đọc được tệp ảnh / the raster file could not be read; see the "
                               "server log", instance)

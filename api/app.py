@@ -24,7 +24,7 @@ from api.qgis import router as qgis_router
 from api.stac import router as stac_router
 from api.webmap import router as webmap_router
 from layers.catalog import get_layer, load_catalog
-from sdi import problems
+from sdi import metrics, problems
 from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
 from sdi.settings import Settings
@@ -45,8 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.door = Door(engine, load_catalog)  # who is calling, and the catalogue, for every route
         gateway.bind(settings, engine, app.state.door)
+        metrics.watch_pool(engine)
         yield
+        metrics.unwatch_pool(engine)
         engine.dispose()
+        metrics.process_exit()
 
     app = FastAPI(
         title="Hạ tầng dữ liệu không gian tỉnh Lạng Sơn / Lạng Sơn SDI",
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff"))
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
+    app.add_middleware(metrics.Metrics)  # outside CORS and gzip: every answer is counted
     gateway = LazyGateway()
     app.state.ogc = gateway  # .gateway: the OGCGateway (pygeoapi's views and services), bound at start-up
     app.mount(OGC_PATH, gateway, name="ogc")

@@ -2,6 +2,9 @@
 
 - ``/health`` answers as long as the process serves requests: no database, no store (an orchestrator
   restarts a process whose liveness fails; a database outage must not restart every worker);
+- ``/metrics``: Prometheus's text format, for **keyed callers only** (any valid key; Prometheus sends
+  one with ``authorization: {credentials: …}``): anonymous callers get 401. The labels are route
+  templates, never raw paths (``sdi.metrics``), so no restricted layer's id or any key is in them;
 - ``/ready`` checks each part a request needs — the database answers, PostGIS is there, the raster
   store can be used (a folder written and read back, or the S3 bucket listed) — and answers 200 with
   each part's status, or 503 problem+json naming the parts that fail (the cause goes to the log, not
@@ -14,11 +17,13 @@ import asyncio
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, text
 
 from rasters.store import probe
-from sdi.errors import NotReadyError
+from sdi import metrics
+from sdi.callers import Caller
+from sdi.errors import InvalidCredentialsError, NotReadyError
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,15 @@ async def ready(request: Request) -> JSONResponse:
                             + " — không dùng được / not usable; see the server log",
                             failing=failing, checks=parts)
     return JSONResponse({"status": "ready", "checks": parts})
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(who: Caller) -> Response:
+    """Số đo / metrics in Prometheus's text format (all workers), for keyed callers."""
+    if who.anonymous:
+        raise InvalidCredentialsError("Số đo cần khoá API / metrics need an API key (X-API-Key or Bearer)")
+    body, media_type = metrics.exposition()
+    return Response(body, media_type=media_type)
 
 
 def _database(engine: Engine) -> dict[str, str]:

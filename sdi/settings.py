@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them
+    workers: int = Field(default=1, ge=1, le=64)
     #: The address clients use to reach the server (behind a proxy: its public URL).
     public_url: str | None = Field(default=None, description="default: http://{host}:{port}")
     #: OGC API items: page size by default and at most (QGIS and GDAL page by the maximum).

@@ -110,16 +110,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(settings: Settings, env: dict | None = None) -> LiveServer:
+def start_server(settings: Settings, env: dict | None = None, args: tuple[str, ...] = (),
+                 host: str = "127.0.0.1") -> LiveServer:
+    """``sdi serve`` on ``host`` (``::1``: IPv6) and a free port, with extra ``args`` (``--workers 2``)."""
     port = free_port()
     env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING",
            "SDI_RASTER_STORE": settings.raster_store, **(env or {})}
     # output to a file, not a pipe nobody reads (a full pipe would block the server)
     log = Path(tempfile.mkdtemp(prefix="sdi-server-")) / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--host", host, "--port", str(port),
+                                 *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:

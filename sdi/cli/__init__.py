@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +17,7 @@ from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
 from sdi.cli.maps import map_app
+from sdi.cli.serve import serve
 from sdi.cluster import Cluster
 from sdi.database import make_engine, translate_db_errors
 from sdi.errors import SDIError, ValidationFailedError
@@ -33,6 +32,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
 app.add_typer(change_app, name="change")
 app.command()(ingest)
+app.command()(serve)
 console = Console()
 err = Console(stderr=True)
 logger = logging.getLogger("sdi")
@@ -55,24 +55,6 @@ def up(force: Annotated[bool, typer.Option(help="reload bundled data even if unc
         status = "unchanged" if report is None else f"+{report.counts.inserted} ~{report.counts.updated}"
         console.print(f"  {layer_id:<20} {status}")
     console.print("[green]Sẵn sàng / ready[/green]")
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="bind address")] = None,
-    port: Annotated[int | None, typer.Option(help="port")] = None,
-    reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
-) -> None:
-    """Serve the platform over HTTP (FastAPI + uvicorn)."""
-    # The app factory reads Settings itself: pass the address on so links name the real port.
-    if host:
-        os.environ["SDI_HOST"] = host
-    if port:
-        os.environ["SDI_PORT"] = str(port)
-    s = settings()
-    console.print(f"Phục vụ tại / serving on http://{host or s.host}:{port or s.port}")
-    uvicorn.run("api.app:create_app", factory=True, host=host or s.host, port=port or s.port,
-                reload=reload, log_level=s.log_level.lower())
 
 
 @db_app.command("start")

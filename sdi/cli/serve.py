@@ -1,0 +1,47 @@
+"""``sdi serve``: uvicorn, one process or ``--workers N``, with the metrics of all workers merged."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from sdi import metrics
+from sdi.settings import Settings
+
+console = Console(stderr=True)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (:: for IPv6 and IPv4)")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default SDI_WORKERS, 1)", min=1)] = None,
+    reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
+) -> None:
+    """Serve the platform over HTTP (FastAPI + uvicorn)."""
+    # The app factory reads Settings itself (in each worker): pass the address on so links name the real port.
+    if host:
+        os.environ["SDI_HOST"] = host
+    if port:
+        os.environ["SDI_PORT"] = str(port)
+    s = Settings()
+    workers = workers or s.workers
+    if workers > 1:
+        _metrics_dir(s)
+    console.print(f"Phục vụ tại / serving on {s.base_url} ({workers} worker{'s' if workers > 1 else ''})")
+    uvicorn.run("api.app:create_app", factory=True, host=s.host, port=s.port, workers=workers, reload=reload,
+                log_level=s.log_level.lower())
+
+
+def _metrics_dir(s: Settings) -> None:
+    """prometheus-client's multiprocess mode: the workers (new interpreters, started by uvicorn with this
+    environment) write their values under the state dir, one folder per port, emptied at each start.
+    One process keeps its values in memory (prometheus-client picks the mode when it is imported)."""
+    path = s.state_dir / "prometheus" / str(s.port)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    os.environ[metrics.MULTIPROC_ENV] = str(path)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -24,7 +25,7 @@ from api.qgis import router as qgis_router
 from api.stac import router as stac_router
 from api.webmap import router as webmap_router
 from layers.catalog import get_layer, load_catalog
-from sdi import metrics, problems
+from sdi import logs, metrics, problems
 from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
 from sdi.settings import Settings
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
     app.add_middleware(metrics.Metrics)  # outside CORS and gzip: every answer is counted
+    # outermost: the request id is set before anything logs, and returned on every answer
+    app.add_middleware(CorrelationIdMiddleware, header_name=logs.HEADER, validator=logs.valid_request_id)
     gateway = LazyGateway()
     app.state.ogc = gateway  # .gateway: the OGCGateway (pygeoapi's views and services), bound at start-up
     app.mount(OGC_PATH, gateway, name="ogc")

@@ -32,6 +32,7 @@ from rio_tiler import errors as rte
 from starlette.exceptions import HTTPException
 
 from sdi.errors import SDIError, ValidationFailedError
+from sdi.logs import request_id
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def answer(exc: BaseException, instance: str) -> JSONResponse:
         if isinstance(exc, RasterioError):
             return problem_at(500, title, "Không đọc được tệp ảnh / the raster file could not be read; see the "
                               "server log", instance)
-        return problem_at(status, title, SERVER_ERROR, instance)
+        return problem_at(status, title, SERVER_ERROR, instance, request_id=request_id())
     if isinstance(exc, SDIError):
         title, detail = exc.title, exc.detail
         code = getattr(exc, "code", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: ``sdi serve``'s log lines: ``text``, or ``json`` (one object per line, for a log collector)
+    log_format: Literal["text", "json"] = "text"
     #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them
     workers: int = Field(default=1, ge=1, le=64)
     #: The address clients use to reach the server (behind a proxy: its public URL).

@@ -10,7 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from sdi import metrics
+from sdi import logs, metrics
 from sdi.settings import Settings
 
 console = Console(stderr=True)
@@ -32,9 +32,10 @@ def serve(
     workers = workers or s.workers
     if workers > 1:
         _metrics_dir(s)
-    console.print(f"Phục vụ tại / serving on {s.base_url} ({workers} worker{'s' if workers > 1 else ''})")
+    if s.log_format == "text":  # JSON logs: every line a JSON object (uvicorn says where it listens)
+        console.print(f"Phục vụ tại / serving on {s.base_url} ({workers} worker{'s' if workers > 1 else ''})")
     uvicorn.run("api.app:create_app", factory=True, host=s.host, port=s.port, workers=workers, reload=reload,
-                log_level=s.log_level.lower())
+                log_level=s.log_level.lower(), log_config=logs.server_config(s.log_level, s.log_format))
 
 
 def _metrics_dir(s: Settings) -> None:

@@ -57,7 +57,7 @@ PROVINCE_BBOX = [LANG_SON_AOI.west_lon_degree, LANG_SON_AOI.south_lat_degree,
 
 def _base(request: Request) -> str:
     settings = request.app.state.settings
-    return (settings.public_url or str(request.base_url)).rstrip("/") + "/stac"
+    return settings.link_base(str(request.base_url)) + "/stac"
 
 
 def _json(body: dict, media_type: str = "application/json", status: int = 200, **headers: str) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
@@ -33,10 +34,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: ``sdi serve``'s log lines: ``text``, or ``json`` (one object per line, for a log collector)
     log_format: Literal["text", "json"] = "text"
+    #: on SIGTERM, requests in flight get this long to finish (uvicorn's timeout_graceful_shutdown)
+    graceful_timeout_s: int = Field(default=30, gt=0)
     #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them
     workers: int = Field(default=1, ge=1, le=64)
     #: The address clients use to reach the server (behind a proxy: its public URL).
-    public_url: str | None = Field(default=None, description="default: http://{host}:{port}")
+    public_url: str | None = Field(default=None, description="default: the address of each request")
     #: OGC API items: page size by default and at most (QGIS and GDAL page by the maximum).
     ogc_default_items: int = Field(default=100, gt=0)
     ogc_max_items: int = Field(default=10_000, gt=0)
@@ -83,9 +86,33 @@ class Settings(BaseSettings):
             raise ValueError("SDI_DATABASE_URL must be a postgresql:// URL")
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, value: str) -> str:
+        """``[::1]`` and ``::1`` are the same bind address."""
+        return value.strip().removeprefix("[").removesuffix("]")
+
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where clients reach the server when no request says it (pygeoapi's configuration, the
+        commands): ``public_url``, else ``http://host:port`` with an IPv6 host in brackets and an
+        unspecified bind address (``0.0.0.0``, ``::``, not a host to connect to) as the loopback one.
+        Routes answering a request use ``link_base`` instead."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        try:
+            ip = ip_address(host)
+        except ValueError:  # a host name
+            return f"http://{host}:{self.port}"
+        if ip.is_unspecified:
+            host = "::1" if ip.version == 6 else "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ip.version == 6 else f"http://{host}:{self.port}"
+
+    def link_base(self, request_base: str) -> str:
+        """The base of the links in an answer: ``public_url`` (behind a proxy), else the base URL the
+        request came to (``str(request.base_url)``: the scheme and ``Host`` it used, IPv6 in brackets)."""
+        return (self.public_url or request_base).rstrip("/")
 
     @property
     def embedded(self) -> bool:

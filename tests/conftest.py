@@ -121,7 +121,8 @@ def start_server(settings: Settings, env: dict | None = None, args: tuple[str, .
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--host", host, "--port", str(port),
                                  *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    reach = {"::": "::1", "0.0.0.0": "127.0.0.1"}.get(host, host)  # an unspecified address: connect to loopback
+    url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from ipaddress import ip_address
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from uvicorn.supervisors import Multiprocess
 
 from sdi import logs, metrics
 from sdi.settings import Settings
@@ -34,8 +37,36 @@ def serve(
         _metrics_dir(s)
     if s.log_format == "text":  # JSON logs: every line a JSON object (uvicorn says where it listens)
         console.print(f"Phục vụ tại / serving on {s.base_url} ({workers} worker{'s' if workers > 1 else ''})")
-    uvicorn.run("api.app:create_app", factory=True, host=s.host, port=s.port, workers=workers, reload=reload,
-                log_level=s.log_level.lower(), log_config=logs.server_config(s.log_level, s.log_format))
+    config = uvicorn.Config("api.app:create_app", factory=True, host=s.host, port=s.port, workers=workers,
+                            reload=reload, log_level=s.log_level.lower(),
+                            log_config=logs.server_config(s.log_level, s.log_format),
+                            # SIGTERM: stop accepting, let requests in flight finish (at most this long)
+                            timeout_graceful_shutdown=s.graceful_timeout_s)
+    if reload:  # development: uvicorn's own reloader
+        uvicorn.run(config.app, factory=True, host=s.host, port=s.port, reload=True, log_config=config.log_config)
+        return
+    sock = listen(s.host, s.port)  # Settings: bare host, [::1] → ::1
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket. An IPv6 address gets an IPv6 socket; ``::`` (every address) also takes IPv4
+    (``IPV6_V6ONLY`` off, whatever the system's default: asyncio would turn it on)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if ip_address(host).is_unspecified else 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"Không nghe được / cannot listen on {host} port {port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)  # the workers serve on it
+    return sock
 
 
 def _metrics_dir(s: Settings) -> None:

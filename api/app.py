@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings)
+        engine = make_engine(settings, statement_timeout_ms=settings.statement_timeout_ms)
         app.state.engine = engine
         app.state.settings = settings
         app.state.door = Door(engine, load_catalog)  # who is calling, and the catalogue, for every route

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the answer to a query cancelled by ``statement_timeout`` (``sdi.database``, ``sdi.problems``)
+QUERY_TIMEOUT = ("Truy vấn vượt quá giới hạn thời gian và đã bị huỷ / the query ran longer than the limit "
+                 "(SDI_STATEMENT_TIMEOUT_MS) and was cancelled; thu hẹp yêu cầu / narrow the request (bbox, "
+                 "limit, filter) or try again later")
+
 
 class SDIError(Exception):
     """Base class of every error the platform reports to users."""

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     #: ``sdi serve``'s log lines: ``text``, or ``json`` (one object per line, for a log collector)
     log_format: Literal["text", "json"] = "text"
+    #: the server's database queries are cancelled after this long (0: no limit); a 503 problem says so
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
     #: on SIGTERM, requests in flight get this long to finish (uvicorn's timeout_graceful_shutdown)
     graceful_timeout_s: int = Field(default=30, gt=0)
     #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them

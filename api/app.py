@@ -28,6 +28,7 @@ from layers.catalog import get_layer, load_catalog
 from sdi import logs, metrics, problems
 from sdi.callers import Door, VisibleCatalog
 from sdi.database import make_engine
+from sdi.ratelimit import RateLimits
 from sdi.settings import Settings
 from tiles.router import router as raster_router
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(GZipMiddleware, minimum_size=1024,  # COGs are compressed and read by byte ranges
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/tiff"))
+    app.add_middleware(RateLimits, settings=settings)  # anonymous callers, per route family: 429 + Retry-After
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
     app.add_middleware(metrics.Metrics)  # outside CORS and gzip: every answer is counted

@@ -6,11 +6,14 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Literal
 
+from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: bundled data and the embedded cluster live under it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: the route families rate limits are set for (matched by ``sdi.ratelimit.FAMILIES``)
+RATE_FAMILIES = ("tiles", "ogc_items", "stac_search", "other")
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: the server's database queries are cancelled after this long (0: no limit); a 503 problem says so
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    #: anonymous callers' rate limits by route family (sdi.ratelimit: tiles, ogc_items, stac_search,
+    #: other), in the ``limits`` notation ("600/minute", "20/second"); a family left out is not limited
+    rate_limits: dict[str, str] = {"tiles": "1200/minute", "ogc_items": "300/minute", "stac_search": "120/minute"}
+    #: keyed callers (staff) are limited too
+    rate_limit_keyed: bool = False
+    #: where the windows are counted: memory:// (per worker process), or redis://… / memcached://… (shared)
+    rate_limit_storage: str = "memory://"
     #: on SIGTERM, requests in flight get this long to finish (uvicorn's timeout_graceful_shutdown)
     graceful_timeout_s: int = Field(default=30, gt=0)
     #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them
@@ -86,6 +96,21 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         if not value.startswith("postgresql+psycopg://"):
             raise ValueError("SDI_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        """Each family known and each limit in the ``limits`` notation, said at start-up."""
+        for family, limit in value.items():
+            if family not in RATE_FAMILIES:
+                raise ValueError(f"SDI_RATE_LIMITS: unknown route family {family!r}; known: "
+                                 f"{', '.join(RATE_FAMILIES)}")
+            try:
+                parse(limit)
+            except ValueError as exc:
+                raise ValueError(f"SDI_RATE_LIMITS[{family!r}]: {limit!r} is not a limit such as '600/minute'"
+                                 ) from exc
         return value
 
     @field_validator("host")

@@ -9,11 +9,9 @@ from ipaddress import ip_address
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
-from uvicorn.supervisors import Multiprocess
 
-from sdi import logs, metrics
+from sdi import logs
 from sdi.settings import Settings
 
 console = Console(stderr=True)
@@ -26,6 +24,9 @@ def serve(
     reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
 ) -> None:
     """Serve the platform over HTTP (FastAPI + uvicorn)."""
+    import uvicorn  # lazy: only this command serves (`sdi --help` stays quick)
+    from uvicorn.supervisors import Multiprocess
+
     # The app factory reads Settings itself (in each worker): pass the address on so links name the real port.
     if host:
         os.environ["SDI_HOST"] = host
@@ -73,6 +74,8 @@ def _metrics_dir(s: Settings) -> None:
     """prometheus-client's multiprocess mode: the workers (new interpreters, started by uvicorn with this
     environment) write their values under the state dir, one folder per port, emptied at each start.
     One process keeps its values in memory (prometheus-client picks the mode when it is imported)."""
+    from sdi import metrics  # lazy: prometheus-client and SQLAlchemy only when serving
+
     path = s.state_dir / "prometheus" / str(s.port)
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)

@@ -70,7 +70,7 @@ async def _reader(request: Request) -> Principal:
 
 def _base(request: Request) -> str:
     settings: Settings = request.app.state.settings
-    return (settings.public_url or str(request.base_url)).rstrip("/") + router.prefix
+    return settings.link_base(str(request.base_url)) + router.prefix
 
 
 def _links(base: str, before: str, after: str, title: str, **query: str) -> list[dict]:

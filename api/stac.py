@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dt
+import json
 import math
 from functools import partial
 from typing import Any
 
 import anyio
+import numpy as np
 import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -56,7 +58,7 @@ PROVINCE_BBOX = [LANG_SON_AOI.west_lon_degree, LANG_SON_AOI.south_lat_degree,
 
 def stac_base(request: Request) -> str:
     settings = request.app.state.settings
-    return (settings.public_url or str(request.base_url)).rstrip("/") + "/stac"
+    return settings.link_base(str(request.base_url)) + "/stac"
 
 
 def _json(body: dict, media_type: str = "application/json", status: int = 200, **headers: str) -> JSONResponse:
@@ -128,6 +130,10 @@ def parse_intersects(value: Any) -> shapely.Geometry | None:
                                 f"geometry: {str(exc)[:200]}") from exc
     if geom.is_empty:
         raise InvalidInputError("intersects rỗng / intersects is an empty geometry")
+    xy = shapely.get_coordinates(geom)
+    if not (np.isfinite(xy).all() and (abs(xy[:, 0]) <= 180).all() and (abs(xy[:, 1]) <= 90).all()):
+        raise InvalidInputError("intersects ngoài phạm vi / intersects has coordinates that are not longitude, "
+                                "latitude in degrees (finite, |lon| ≤ 180, |lat| ≤ 90)")
     return geom if geom.is_valid else shapely.make_valid(geom)
 
 
@@ -307,8 +313,6 @@ async def search_get(request: Request) -> JSONResponse:
     who = await caller(request)
     query: dict[str, Any] = dict(request.query_params)
     if "intersects" in query:
-        import json
-
         try:
             query["intersects"] = json.loads(query["intersects"])
         except ValueError as exc:
@@ -327,6 +331,11 @@ async def search_post(request: Request) -> JSONResponse:
         raise InvalidInputError("Thân yêu cầu phải là JSON / the body must be JSON") from exc
     if not isinstance(body, dict):
         raise InvalidInputError("Thân yêu cầu phải là đối tượng JSON / the body must be a JSON object")
+    try:  # JSON may carry lone surrogates (\ud800): not text the database can store or compare
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError("Chuỗi không phải Unicode hợp lệ / a string is not valid Unicode (lone "
+                                "surrogate)") from exc
     params = build_search(body, await _visible(request, who))
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
     base = stac_base(request)

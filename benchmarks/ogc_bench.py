@@ -253,7 +253,8 @@ def make_servers(url: str, key: str) -> list[Server]:
         "/ogc/collections/forest_plots/items?f=json&limit=1000&bbox={bbox}",
         "/ogc/collections/forest_plots/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt",
         [str(venv_bin / "sdi"), "serve", "--host", "127.0.0.1", "--port", str(p1)],
-        {**base_env, "SDI_DATABASE_URL": url}, ROOT)
+        # sdi sets statement_timeout itself (over PGOPTIONS): the same limit as the peers'
+        {**base_env, "SDI_DATABASE_URL": url, "SDI_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_S * 1000)}, ROOT)
 
     folder = WORK / "pygeoapi-standalone"
     folder.mkdir(parents=True, exist_ok=True)

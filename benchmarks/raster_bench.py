@@ -548,7 +548,7 @@ def main() -> None:
     store = Path(tempfile.mkdtemp(prefix="raster-store-", dir=WORK))
     out = Path(tempfile.mkdtemp(prefix="raster-out-", dir=WORK))
     env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_RASTER_STORE": str(store),
-           "GDAL_TIFF_INTERNAL_MASK": "YES"}
+           "GDAL_TIFF_INTERNAL_MASK": "YES", "SDI_RATE_LIMITS": "{}"}  # throughput, not the rate limiter
     servers: list[Server] = []
     try:
         # 2. ingest

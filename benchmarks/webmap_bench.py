@@ -40,6 +40,7 @@ from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP  # noqa: E402
 def start_server() -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)],
+                            env={**os.environ, "SDI_RATE_LIMITS": "{}"},  # cold loads in a row, one address
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90

@@ -33,6 +33,7 @@ from layers.loader import load_frame
 from rasters.bands import roles
 from rasters.environment import gdal_env
 from rasters.items import OutsideStoreError, find_item
+from sdi import metrics
 from sdi.access import Principal
 from sdi.errors import NotFoundError
 from sdi.settings import Settings
@@ -188,6 +189,7 @@ def dask_executor(address: str) -> Iterator[tuple[Executor, int]]:
         yield client.get_executor(pure=False), threads
 
 
+@metrics.timed_job("change")
 def run(engine: Engine, settings: Settings, before_id: str, after_id: str, params: Params | None = None, *,
         who: Principal = OPERATOR, write: bool = True, executor: Executor | None = None,
         scheduler: str | None = None, progress=None) -> Run:

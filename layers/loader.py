@@ -25,6 +25,7 @@ from layers.province import province_area, suggest_crs
 from layers.quality import ValidationReport, check_inside, fix_geometries
 from layers.sources import Batch, open_source
 from layers.writer import ROW, Stager
+from sdi import metrics
 from sdi.crs import STORAGE, looks_geographic, to_storage
 from sdi.database import translate_db_errors
 from sdi.errors import ValidationFailedError
@@ -97,6 +98,7 @@ def load_frame(frame: pd.DataFrame, layer: Layer, *, engine: Engine, settings: S
                         report=report, if_exists=if_exists, checksum=checksum, also=also)
 
 
+@metrics.timed_job("load")
 def load_batches(
     batches: Iterable[Batch], layer: Layer, *, engine: Engine, settings: Settings,
     source_crs: CRS | None, report: ValidationReport, if_exists: IfExists = "upsert",

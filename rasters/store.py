@@ -198,6 +198,28 @@ def open_store(settings: Settings) -> LocalStore | S3Store:
     return LocalStore(Path(settings.raster_store))
 
 
+def probe(settings: Settings) -> str:
+    """Is the store usable? A folder: a file written, read back and removed in its tmp area; S3: the
+    bucket listed (``S3Store`` does it when opened). Returns what was checked; ``StoreError`` if not."""
+    if settings.raster_store.startswith("s3://"):
+        S3Store(settings.raster_store, settings)
+        return "s3"
+    try:
+        store = LocalStore(Path(settings.raster_store))
+        check = store.tmp_dir / f"ready-{os.getpid()}-{os.urandom(4).hex()}"
+        try:
+            check.write_bytes(b"ok")
+            if check.read_bytes() != b"ok":
+                raise OSError("read back differs")
+        finally:
+            check.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreError(f"Thư mục kho ảnh không dùng được / the raster store folder {settings.raster_store} "
+                         f"cannot be written and read: {exc.strerror or exc}; kiểm tra / check SDI_RASTER_STORE"
+                         ) from exc
+    return "folder"
+
+
 def file_sha256(path: Path, progress: Callable[[int], None] | None = None) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:

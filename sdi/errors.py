@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the answer to a query cancelled by ``statement_timeout`` (``sdi.database``, ``sdi.problems``)
+QUERY_TIMEOUT = ("Truy vấn vượt quá giới hạn thời gian và đã bị huỷ / the query ran longer than the limit "
+                 "(SDI_STATEMENT_TIMEOUT_MS) and was cancelled; thu hẹp yêu cầu / narrow the request (bbox, "
+                 "limit, filter) or try again later")
+
 
 class SDIError(Exception):
     """Base class of every error the platform reports to users."""
 
     status: int = 500
     title: str = "Lỗi hệ thống / Internal error"
+    #: a 5xx whose detail (and extra fields) are written by the platform for callers, never internal text:
+    #: ``sdi.problems`` shows them (readiness, query time limit); other 5xx answer a fixed sentence
+    public_detail: bool = False
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -96,3 +104,19 @@ class TargetNotEmptyError(SDIError):
 
     status = 409
     title = "Nơi khôi phục không trống / Restore target not empty"
+
+
+class NotReadyError(SDIError):
+    """A part the platform needs (database, PostGIS, raster store) is not usable: ``/ready`` answers 503."""
+
+    status = 503
+    title = "Chưa sẵn sàng / Not ready"
+    public_detail = True
+
+
+class QueryTimeoutError(SDIError):
+    """A database query ran longer than ``SDI_STATEMENT_TIMEOUT_MS`` and was cancelled by PostgreSQL."""
+
+    status = 503
+    title = "Truy vấn quá thời gian / Query timed out"
+    public_detail = True

@@ -10,6 +10,7 @@ Routes and services raise; nothing else turns an error into a response. The tabl
 - rasterio failing to read a stored COG → 500, without the path;
 - the database refusing a value (psycopg's and SQLAlchemy's ``DataError``: a NUL byte, a number
   out of range) → 400;
+- a query cancelled by PostgreSQL's ``statement_timeout`` (``SDI_STATEMENT_TIMEOUT_MS``) → 503 saying so;
 - anything else → 500.
 
 A 5xx never carries internal text (its detail is a fixed sentence; the error goes to the log);
@@ -27,11 +28,13 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import QueryCanceled
 from rasterio.errors import CRSError, RasterioError
 from rio_tiler import errors as rte
 from starlette.exceptions import HTTPException
 
-from sdi.errors import SDIError, ValidationFailedError
+from sdi.errors import QUERY_TIMEOUT, DatabaseError, QueryTimeoutError, SDIError, ValidationFailedError
+from sdi.logs import request_id
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ OUTSIDE = (rte.TileOutsideBounds, rte.PointOutsideBounds, rte.EmptyMosaicError, 
 BAD = (rte.InvalidExpression, rte.InvalidBandName, rte.MissingBands, rte.InvalidFormat, rte.InvalidColorFormat,
        rte.InvalidColorMapName, rte.InvalidBufferSize, rte.InvalidBounds, rte.InvalidGeographicBounds,
        rte.InvalidMosaicMethod, rte.MaxArraySizeError, rte.InvalidPointDataError, CRSError)
+#: the database could not run the query (cancelled by statement_timeout, or gone)
+OPERATIONAL = (psycopg.OperationalError, sqlalchemy.exc.OperationalError)
 #: the database refused a value the caller sent
 DATA = (psycopg.DataError, sqlalchemy.exc.DataError)
 
@@ -72,8 +77,15 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: obj
     return problem_at(status, title, detail, str(request.url.path), **extra)
 
 
+def timed_out(exc: BaseException) -> bool:
+    """PostgreSQL cancelled the query (``statement_timeout``), raised as is or wrapped by SQLAlchemy."""
+    return isinstance(exc, QueryCanceled) or isinstance(getattr(exc, "orig", None), QueryCanceled)
+
+
 def status_of(exc: BaseException) -> int:
     """The HTTP status ``exc`` is answered with."""
+    if timed_out(exc):
+        return 503
     if isinstance(exc, SDIError):
         return exc.status
     if isinstance(exc, HTTPException):
@@ -87,15 +99,23 @@ def status_of(exc: BaseException) -> int:
 
 def answer(exc: BaseException, instance: str) -> JSONResponse:
     """The problem+json answer to ``exc`` for the path ``instance``: the table above."""
+    if timed_out(exc) and not isinstance(exc, SDIError):
+        exc = QueryTimeoutError(QUERY_TIMEOUT)
+    elif isinstance(exc, OPERATIONAL):  # the database went away mid-request
+        logger.error("database unavailable on %s", instance, exc_info=exc)
+        exc = DatabaseError("Cơ sở dữ liệu không phản hồi / the database is not reachable")
     status = status_of(exc)
     extra: dict[str, object] = {}
     if status >= 500:
-        logger.error("%s on %s", type(exc).__name__, instance, exc_info=exc)
+        if not (isinstance(exc, SDIError) and exc.public_detail):
+            logger.error("%s on %s", type(exc).__name__, instance, exc_info=exc)
         title = exc.title if isinstance(exc, SDIError) else TITLES[500]
+        if isinstance(exc, SDIError) and exc.public_detail:  # written for callers (sdi.errors)
+            return problem_at(status, title, exc.detail, instance, **exc.extra)
         if isinstance(exc, RasterioError):
             return problem_at(500, title, "Không đọc được tệp ảnh / the raster file could not be read; see the "
                               "server log", instance)
-        return problem_at(status, title, SERVER_ERROR, instance)
+        return problem_at(status, title, SERVER_ERROR, instance, request_id=request_id())
     if isinstance(exc, SDIError):
         title, detail = exc.title, exc.detail
         code = getattr(exc, "code", None)
@@ -126,5 +146,6 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Answer every error of ``app`` from the table."""
-    for kind in (SDIError, RequestValidationError, HTTPException, *OUTSIDE, *BAD, *DATA, RasterioError, Exception):
+    for kind in (SDIError, RequestValidationError, HTTPException, *OUTSIDE, *BAD, *DATA, *OPERATIONAL, RasterioError,
+                 Exception):
         app.add_exception_handler(kind, _handle)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
+from typing import Literal
 
+from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: bundled data and the embedded cluster live under it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: the route families rate limits are set for (matched by ``sdi.ratelimit.FAMILIES``)
+RATE_FAMILIES = ("tiles", "ogc_items", "stac_search", "other")
 
 
 class Settings(BaseSettings):
@@ -30,8 +35,23 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    #: ``sdi serve``'s log lines: ``text``, or ``json`` (one object per line, for a log collector)
+    log_format: Literal["text", "json"] = "text"
+    #: the server's database queries are cancelled after this long (0: no limit); a 503 problem says so
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    #: anonymous callers' rate limits by route family (sdi.ratelimit: tiles, ogc_items, stac_search,
+    #: other), in the ``limits`` notation ("600/minute", "20/second"); a family left out is not limited
+    rate_limits: dict[str, str] = {"tiles": "1200/minute", "ogc_items": "300/minute", "stac_search": "120/minute"}
+    #: keyed callers (staff) are limited too
+    rate_limit_keyed: bool = False
+    #: where the windows are counted: memory:// (per worker process), or redis://… / memcached://… (shared)
+    rate_limit_storage: str = "memory://"
+    #: on SIGTERM, requests in flight get this long to finish (uvicorn's timeout_graceful_shutdown)
+    graceful_timeout_s: int = Field(default=30, gt=0)
+    #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them
+    workers: int = Field(default=1, ge=1, le=64)
     #: The address clients use to reach the server (behind a proxy: its public URL).
-    public_url: str | None = Field(default=None, description="default: http://{host}:{port}")
+    public_url: str | None = Field(default=None, description="default: the address of each request")
     #: OGC API items: page size by default and at most (QGIS and GDAL page by the maximum).
     ogc_default_items: int = Field(default=100, gt=0)
     ogc_max_items: int = Field(default=10_000, gt=0)
@@ -82,9 +102,48 @@ class Settings(BaseSettings):
             raise ValueError("SDI_DATABASE_URL must be a postgresql:// URL")
         return value
 
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        """Each family known and each limit in the ``limits`` notation, said at start-up."""
+        for family, limit in value.items():
+            if family not in RATE_FAMILIES:
+                raise ValueError(f"SDI_RATE_LIMITS: unknown route family {family!r}; known: "
+                                 f"{', '.join(RATE_FAMILIES)}")
+            try:
+                parse(limit)
+            except ValueError as exc:
+                raise ValueError(f"SDI_RATE_LIMITS[{family!r}]: {limit!r} is not a limit such as '600/minute'"
+                                 ) from exc
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, value: str) -> str:
+        """``[::1]`` and ``::1`` are the same bind address."""
+        return value.strip().removeprefix("[").removesuffix("]")
+
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """Where clients reach the server when no request says it (pygeoapi's configuration, the
+        commands): ``public_url``, else ``http://host:port`` with an IPv6 host in brackets and an
+        unspecified bind address (``0.0.0.0``, ``::``, not a host to connect to) as the loopback one.
+        Routes answering a request use ``link_base`` instead."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        try:
+            ip = ip_address(host)
+        except ValueError:  # a host name
+            return f"http://{host}:{self.port}"
+        if ip.is_unspecified:
+            host = "::1" if ip.version == 6 else "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ip.version == 6 else f"http://{host}:{self.port}"
+
+    def link_base(self, request_base: str) -> str:
+        """The base of the links in an answer: ``public_url`` (behind a proxy), else the base URL the
+        request came to (``str(request.base_url)``: the scheme and ``Host`` it used, IPv6 in brackets)."""
+        return (self.public_url or request_base).rstrip("/")
 
     @property
     def embedded(self) -> bool:

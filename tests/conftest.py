@@ -37,14 +37,16 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     store = str(tmp_path_factory.mktemp("raster-store"))
     external = os.environ.get("SDI_TEST_DATABASE_URL")
     if external:
-        yield Settings(database_url=external, forest_sample_target=TEST_FOREST_TARGET, raster_store=store)
+        yield Settings(database_url=external, forest_sample_target=TEST_FOREST_TARGET, raster_store=store,
+                       rate_limits={})
         return
     base = Settings(database_url=None)
     info = Cluster(base).ensure_running()
     name = f"sdi_test_{os.getpid()}"
     drop_database(info.url("postgres"), name)
     create_database(info.url("postgres"), name)
-    yield Settings(database_url=info.url(name), forest_sample_target=TEST_FOREST_TARGET, raster_store=store)
+    yield Settings(database_url=info.url(name), forest_sample_target=TEST_FOREST_TARGET, raster_store=store,
+                   rate_limits={})  # tests that check the limits set their own
     drop_database(info.url("postgres"), name)
 
 
@@ -110,16 +112,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(settings: Settings, env: dict | None = None) -> LiveServer:
+def start_server(settings: Settings, env: dict | None = None, args: tuple[str, ...] = (),
+                 host: str = "127.0.0.1") -> LiveServer:
+    """``sdi serve`` on ``host`` (``::1``: IPv6) and a free port, with extra ``args`` (``--workers 2``)."""
     port = free_port()
+    # no rate limits unless a test sets them: clients such as GDAL and QGIS page fast from one address
     env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_LOG_LEVEL": "WARNING",
-           "SDI_RASTER_STORE": settings.raster_store, **(env or {})}
+           "SDI_RASTER_STORE": settings.raster_store, "SDI_RATE_LIMITS": "{}", **(env or {})}
     # output to a file, not a pipe nobody reads (a full pipe would block the server)
     log = Path(tempfile.mkdtemp(prefix="sdi-server-")) / "server.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "sdi.cli", "serve", "--host", host, "--port", str(port),
+                                 *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    reach = {"::": "::1", "0.0.0.0": "127.0.0.1"}.get(host, host)  # an unspecified address: connect to loopback
+    url = f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:

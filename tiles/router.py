@@ -56,7 +56,7 @@ WMTS_TILE_PARAMS = [BidxExprParams, DatasetParams, TileParams, algorithms.depend
 def _public(url: str, request: Request) -> str:
     """``url`` on the address clients use (``SDI_PUBLIC_URL``) instead of the one the request came to."""
     base = str(request.base_url)
-    public = request.app.state.settings.base_url + "/"
+    public = request.app.state.settings.link_base(base) + "/"
     return public + url[len(base):] if url.startswith(base) else url
 
 

@@ -37,6 +37,7 @@ from layers.province import province_area
 from rasters.collections import band_names, get_collection
 from rasters.errors import RasterRejected
 from rasters.store import LocalStore, S3Store, clear_tmp, file_sha256, open_store
+from sdi import metrics
 from sdi.database import translate_db_errors
 from sdi.errors import InvalidInputError
 from sdi.models import RasterItem
@@ -84,6 +85,7 @@ def parse_when(text: str) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
 
 
+@metrics.timed_job("ingest")
 def ingest_file(path: Path, *, collection_id: str, when: dt.datetime, engine: Engine, settings: Settings,
                 platform: str | None = None, web_optimized: bool = False, steps: Steps | None = None,
                 store: LocalStore | S3Store | None = None, source_name: str | None = None,

@@ -32,6 +32,11 @@ def _both(vi: str, en: str) -> dict[str, str]:
     return {"vi": vi, "en": en}
 
 
+def _pg_options(settings: Settings) -> dict[str, str]:
+    ms = settings.statement_timeout_ms
+    return {"options": f"-c statement_timeout={int(ms)}"} if ms else {}
+
+
 def layer_resource(layer: Layer, settings: Settings, database: str, editable: bool) -> dict:
     """The pygeoapi resource of one layer: features (PostgreSQL) and vector tiles (MVT)."""
     ext = layer.extent or [102.0, 8.0, 110.0, 24.0]
@@ -41,8 +46,10 @@ def layer_resource(layer: Layer, settings: Settings, database: str, editable: bo
         "table": layer.table,
         "id_field": layer.natural_key,
         "geom_field": "geom",
-        # pygeoapi reflects the table from the first schema of the path (published layers: ``published``)
-        "options": {"pool_size": 5, "max_overflow": 5,
+        # pygeoapi's SQL providers keep their own engine: the same statement_timeout as the app's (the
+        # "options" entry goes to psycopg as the libpq options string); pygeoapi reflects the table from
+        # the first schema of search_path (published layers: ``published``)
+        "options": {"pool_size": 5, "max_overflow": 5, "connect_timeout": 10, **_pg_options(settings),
                     **({"search_path": [layer.db_schema, "public"]} if layer.published else {})},
     }
     providers: list[dict] = [{

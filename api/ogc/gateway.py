@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from api.ogc import asgi, context, pygeoapi_app
-from api.ogc.config import CATALOGUE_ID, pygeoapi_config
+from api.ogc.config import CATALOGUE_ID, OGC_PATH, pygeoapi_config
 from api.ogc.pygeoapi_app import View
 from api.ogc.tilejson import tilejson
 from layers.catalog import Layer
@@ -152,7 +152,8 @@ class OGCGateway:
             return problem(404, problems.TITLES[404], f"Lớp không có ô bản đồ / no tiles for {collection!r}",
                            request.url.path)
         lang = "en" if request.query_params.get("lang", "vi").startswith("en") else "vi"
-        return JSONResponse(tilejson(layer, self.settings.base_url + "/ogc", lang))
+        # the tiles at the address the request came to (OGC_PATH: the gateway is mounted there)
+        return JSONResponse(tilejson(layer, self.settings.link_base(str(request.base_url)) + OGC_PATH, lang))
 
     def _write_denied(self, who: Principal, view: View, collection: str | None, path: str,
                       scope: Scope) -> Response | None:

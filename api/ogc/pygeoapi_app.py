@@ -33,7 +33,7 @@ from api.ogc import context, crs_cache
 from api.ogc.openapi import openapi_document
 from layers.catalog import Layer
 from sdi.access import Principal
-from sdi.problems import SERVER_ERROR, TITLES, problem_at
+from sdi.problems import SERVER_ERROR, TITLES, answer, problem_at
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,10 @@ def _install_view_executor(pga: Any) -> None:
         try:
             response = await original(in_worker, request, *args, skip_valid_check=skip_valid_check,
                                       alternative_api=view.api)
-        except Exception:  # a failure inside pygeoapi: log it, tell no details
-            logger.exception("pygeoapi failed on %s", request.url.path)
-            return problem_at(500, TITLES[500], SERVER_ERROR, request.url.path)
+        except Exception as exc:  # noqa: BLE001 - any failure inside pygeoapi: the one error table answers it
+            # (a query over the time limit is a 503 saying so, a value refused by the database a 400; other
+            # errors a 5xx logged with no details)
+            return answer(exc, request.url.path)
         return _fix_response(response, request, args)
 
     pga.execute_from_starlette = execute_for_view

@@ -28,7 +28,7 @@ async def qgis_project(request: Request, who: Caller, layers: VisibleCatalog, au
     settings = request.app.state.settings
     rasters = await asyncio.to_thread(visible_items, request.app.state.engine, settings, who)
     auth = None if who.anonymous else (authcfg or DEFAULT_AUTHCFG)
-    body = project_xml(layers, settings.base_url, auth, who, rasters)
+    body = project_xml(layers, settings.link_base(str(request.base_url)), auth, who, rasters)
     return Response(body, media_type=MEDIA_TYPE, headers={
         "Content-Disposition": 'attachment; filename="langson-sdi.qgs"',
         "Cache-Control": "private, no-store", "Vary": "Authorization, X-API-Key",

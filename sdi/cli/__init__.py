@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
 from sdi.cli.maps import map_app
+from sdi.cli.serve import serve
 from sdi.errors import SDIError, ValidationFailedError
 from sdi.settings import Settings
 
@@ -29,6 +29,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
 app.add_typer(change_app, name="change")
 app.command()(ingest)
+app.command()(serve)
 app.command()(backup)
 app.command()(restore)
 console = Console()
@@ -56,26 +57,6 @@ def up(force: Annotated[bool, typer.Option(help="reload bundled data even if unc
         status = "unchanged" if report is None else f"+{report.counts.inserted} ~{report.counts.updated}"
         console.print(f"  {layer_id:<20} {status}")
     console.print("[green]Sẵn sàng / ready[/green]")
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="bind address")] = None,
-    port: Annotated[int | None, typer.Option(help="port")] = None,
-    reload: Annotated[bool, typer.Option(help="reload on code change (development)")] = False,
-) -> None:
-    """Serve the platform over HTTP (FastAPI + uvicorn)."""
-    import uvicorn  # lazy: only this command serves
-
-    # The app factory reads Settings itself: pass the address on so links name the real port.
-    if host:
-        os.environ["SDI_HOST"] = host
-    if port:
-        os.environ["SDI_PORT"] = str(port)
-    s = settings()
-    console.print(f"Phục vụ tại / serving on http://{host or s.host}:{port or s.port}")
-    uvicorn.run("api.app:create_app", factory=True, host=host or s.host, port=port or s.port,
-                reload=reload, log_level=s.log_level.lower())
 
 
 @db_app.command("start")

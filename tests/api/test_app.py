@@ -22,11 +22,11 @@ def client(settings, seeded):
         yield c
 
 
-def test_health_reports_postgis(client):
-    r = client.get("/health")
+def test_ready_reports_postgis(client):
+    r = client.get("/ready")
     assert r.status_code == 200
     body = r.json()
-    assert body["status"] == "ok" and body["postgis"].startswith("3.")
+    assert body["status"] == "ready" and body["checks"]["postgis"].startswith("3.")
 
 
 def test_landing_page_lists_layers_in_vietnamese_and_english(client, catalog):
@@ -81,7 +81,8 @@ def test_real_server_serves_health_and_landing(settings, seeded):
                 assert proc.poll() is None, proc.stdout.read().decode()
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.3)
-        assert r.status_code == 200 and r.json()["database"] == "ok"
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).json()["checks"]["database"] == "ok"
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5, headers={"Accept-Encoding": "gzip"})
         assert page.status_code == 200 and "Đơn vị hành chính" in page.text
         assert page.headers.get("content-encoding") == "gzip"

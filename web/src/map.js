@@ -138,6 +138,14 @@ export function addAllLayers(m, withState = true) {
   }
 }
 
+// a layer published while the page is open: on at once, labels included (map B follows map A's state)
+export function addNewLayer(m, layer, withState = true) {
+  if (withState) state.layerState[layer.id] = { visible: true, opacity: 1 };
+  const st = state.layerState[layer.id];
+  addVectorLayer(m, layer, st.visible, st.opacity);
+  addLabelLayer(m, layer, st.visible, st.opacity);
+}
+
 // --- the maps --------------------------------------------------------------------------------
 export function baseStyle() {
   return {

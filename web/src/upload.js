@@ -12,6 +12,7 @@ import { $, esc } from './util.js';
 const ACCEPT = '.gpkg,.zip,.geojson,.json,.csv,.kml,.kmz,.fgb';
 const LAYER_ID = /^[a-z][a-z0-9_]{1,62}$/;
 let agencies = []; let yourAgency = null; let idTouched = false; let busy = false;
+let last = null; // the last answer shown: {status, body, later}, drawn again when the language changes
 
 // a layer id from a file name: diacritics folded (đ → d), lower case, a-z0-9_ only
 export function suggestId(filename) {
@@ -84,6 +85,20 @@ function reportHTML(report, ok) {
     ${issues ? `<ul class="issues">${issues}</ul>` : `<p class="muted">${t('rep_clean')}</p>`}</div>`;
 }
 
+function renderResult() {
+  const result = $('#up-result');
+  if (!result || !last) return;
+  const { status, body, later = [] } = last;
+  if (status === 0) result.innerHTML = `<p class="error">${esc(body)}</p>`;
+  else if (status !== 201) {
+    const detail = body?.detail || body?.title || `HTTP ${status}`;
+    result.innerHTML = `<p class="error problem">${esc(detail)}</p>${status === 422 ? reportHTML(body?.report, false) : ''}`;
+  } else {
+    result.innerHTML = `<p class="ok-msg">${t('up_done')} <code>${esc(body.layer.id)}</code></p>${reportHTML(body.report, true)}`
+      + (later.length ? `<p class="error">${later.map(esc).join('<br>')}</p>` : '');
+  }
+}
+
 // POST the form with XMLHttpRequest: upload progress, the key in a header; resolves {status, body}
 function send(data, onProgress) {
   return new Promise((resolve, reject) => {
@@ -121,7 +136,7 @@ async function publish(form) {
   const shareWith = [...form.querySelectorAll('input[name=share]:checked')].map((i) => i.value);
   const bar = $('#up-progress'); const result = $('#up-result');
   const [progress, label] = [bar.querySelector('progress'), bar.querySelector('span')];
-  bar.hidden = false; result.innerHTML = ''; busy = true; $('#up-submit').disabled = true;
+  bar.hidden = false; result.innerHTML = ''; last = null; busy = true; $('#up-submit').disabled = true;
   document.body.dataset.upload = 'sending';
   try {
     const { status, body } = await send(data, (sent, total) => {
@@ -129,18 +144,17 @@ async function publish(form) {
       progress.value = total ? sent / total : 0;
       label.textContent = `${mb(sent)} / ${mb(total || file.size)}`;
     });
-    if (status !== 201) {
-      const detail = body?.detail || body?.title || `HTTP ${status}`;
-      result.innerHTML = `<p class="error problem">${esc(detail)}</p>${status === 422 ? reportHTML(body?.report, false) : ''}`;
-      document.body.dataset.upload = 'refused';
-      return;
-    }
-    result.innerHTML = `<p class="ok-msg">${t('up_done')} <code>${esc(body.layer.id)}</code></p>${reportHTML(body.report, true)}`;
-    const later = await finish(id, f, shareWith);
-    if (later.length) result.insertAdjacentHTML('beforeend', `<p class="error">${later.map(esc).join('<br>')}</p>`);
+    last = { status, body };
+    renderResult();
+    result.scrollIntoView({ block: 'nearest' });
+    if (status !== 201) { document.body.dataset.upload = 'refused'; return; }
+    last.later = await finish(id, f, shareWith);
+    renderResult();
+    form.reset(); idTouched = false; renderAgencies();
     document.body.dataset.upload = 'published';
   } catch (err) {
-    result.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+    last = { status: 0, body: err.message };
+    renderResult();
     document.body.dataset.upload = 'refused';
   } finally {
     bar.hidden = true; busy = false; $('#up-submit').disabled = false;
@@ -187,7 +201,7 @@ async function finish(id, f, shareWith) {
   return failed;
 }
 
-export function relabelUpload() { renderAgencies(); }
+export function relabelUpload() { renderAgencies(); renderResult(); }
 
 // the tab and its form: only with a key
 export async function initUpload(showView) {

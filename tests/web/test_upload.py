@@ -5,6 +5,7 @@ file shows the Vietnamese message and creates nothing, and there is no form with
 from __future__ import annotations
 
 import os
+import re
 
 import geopandas as gpd
 import httpx
@@ -89,9 +90,9 @@ def test_an_agency_uploads_a_geopackage_and_it_is_published(open_page, live_serv
     page.page.fill("input[name=keywords_en]", "survey, households")
     page.page.select_option("#up-access", "public")
     page.page.check("#up-agencies input[value='kiemlam']")
-    page.page.evaluate("""() => { window.__progress = [];
-      new MutationObserver(() => window.__progress.push(document.querySelector('#up-progress span').textContent))
-        .observe(document.querySelector('#up-progress span'), { childList: true, characterData: true, subtree: true }); }""")
+    page.page.evaluate("""() => { window.__progress = []; const label = document.querySelector('#up-progress span');
+      new MutationObserver(() => window.__progress.push(label.textContent))
+        .observe(label, { childList: true, characterData: true, subtree: true }); }""")
     page.page.click("#up-submit")
     page.page.wait_for_selector("body[data-upload='published']", timeout=60_000)
     assert posts == [f"{live_server.url}/layers"]
@@ -105,7 +106,8 @@ def test_an_agency_uploads_a_geopackage_and_it_is_published(open_page, live_serv
     # in the panel and on the map, zoomed to it
     row = page.page.locator(f"#layer-list .layer[data-layer='{layer_id}']")
     assert row.locator(".ltitle").inner_text() == "Điểm khảo sát hộ dân"
-    assert f"planner-{os.getpid()}" in row.locator(".updated").inner_text()
+    assert re.fullmatch(rf"Cập nhật \d\d/\d\d/\d{{4}} \d\d:\d\d · bởi planner-{os.getpid()} \(skhcn, agency\)",
+                        row.locator(".updated").inner_text()), row.locator(".updated").inner_text()
     assert row.locator("input.vis").is_checked()
     page.page.wait_for_function(f"() => window.sdiMap.map.querySourceFeatures('src-{layer_id}').length > 0",
                                 timeout=30_000)
@@ -120,11 +122,15 @@ def test_an_agency_uploads_a_geopackage_and_it_is_published(open_page, live_serv
     assert layer["grants"] == {"kiemlam": "read"} and layer["owner"] == "skhcn"
     assert not [u for u in page.requests if keys["planner"] in u]  # the key never in a URL
     assert page.errors == [] and page.failed == [], (page.errors, page.failed)
-    # English throughout
+    page.page.click("#tabs button[data-view='upload']")
+    page.page.locator("#up-result").scroll_into_view_if_needed()
+    page.wait_idle()
+    page.screenshot("webmap-upload.png")
+    # English throughout, the report too
     page.page.click("#lang-btn")
     assert page.page.locator("#tabs button[data-view='upload']").inner_text() == "Upload"
     assert page.page.inner_text("#up-submit") == "Publish"
-    page.screenshot("webmap-upload.png")
+    assert "Validation report" in page.page.inner_text("#up-result")
 
 
 def test_a_refused_file_shows_why_and_creates_nothing(open_page, live_server, keys, engine, tmp_path, cleanup):
@@ -140,7 +146,10 @@ def test_a_refused_file_shows_why_and_creates_nothing(open_page, live_server, ke
     page.page.click("#up-submit")
     page.page.wait_for_selector("body[data-upload='refused']", timeout=60_000)
     result = page.page.locator("#up-result")
-    assert result.locator(".problem").inner_text()  # the problem's detail, as the server words it
+    detail = result.locator(".problem").inner_text()  # the problem's detail, as the server words it
+    assert detail.startswith(f"Không nạp được lớp {layer_id} / load refused") and "outside_province" in detail
+    counts = page.page.eval_on_selector_all("#up-result table.counts td", "tds => tds.map(td => td.textContent)")
+    assert counts == ["5", "0", "0", "5"]  # read, inserted, repaired, rejected
     issue = result.locator(".issue[data-code='outside_province']")
     assert "Nằm ngoài tỉnh Lạng Sơn" in issue.inner_text()
     assert _exists(engine, layer_id) == (False, False)
@@ -149,11 +158,13 @@ def test_a_refused_file_shows_why_and_creates_nothing(open_page, live_server, ke
     page.page.set_input_files("#up-file", str(_gpkg(tmp_path / "ok.gpkg")))
     page.page.fill("#up-id", "catalogue")
     page.page.click("#up-submit")
-    page.page.wait_for_function("() => document.querySelector('#up-result .problem')?.textContent.includes('catalogue')",
-                                timeout=60_000)
+    page.page.wait_for_function(
+        "() => document.querySelector('#up-result .problem')?.textContent.includes('catalogue')", timeout=60_000)
     assert _exists(engine, "catalogue")[1] is False
+    assert result.locator(".problem").inner_text().startswith("Mã lớp đã dành riêng / the layer id 'catalogue'")
     # a bad id is caught before sending
     page.page.fill("#up-id", "1-Lớp")
     page.page.click("#up-submit")
     assert page.page.inner_text("#up-error").startswith("Mã lớp phải bắt đầu bằng chữ cái")
-    assert page.errors == [] or all("422" in e or "400" in e or "409" in e for e in page.errors), page.errors
+    assert [u.split()[0] for u in page.failed] == ["422", "400"]  # the bad id was not sent
+    assert all(e.startswith("Failed to load resource") for e in page.errors), page.errors

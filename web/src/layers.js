@@ -39,8 +39,8 @@ function setOpacity(id, value) {
 // when the layer last changed, and who published it (published layers)
 function updatedHTML(layer) {
   if (!layer.last_updated) return '';
-  const when = new Date(layer.last_updated).toLocaleString(state.lang === 'en' ? 'en-GB' : 'vi-VN',
-    { dateStyle: 'short', timeStyle: 'short' });
+  const d = new Date(layer.last_updated); const two = (n) => String(n).padStart(2, '0');
+  const when = `${two(d.getDate())}/${two(d.getMonth() + 1)}/${d.getFullYear()} ${two(d.getHours())}:${two(d.getMinutes())}`;
   const who = layer.created_by ? ` · ${t('by')} ${esc(layer.created_by)}` : '';
   return `<div class="updated muted">${t('updated')} ${esc(when)}${who}</div>`;
 }

@@ -4,6 +4,7 @@ file shows the Vietnamese message and creates nothing, and there is no form with
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -168,3 +169,35 @@ def test_a_refused_file_shows_why_and_creates_nothing(open_page, live_server, ke
     assert page.page.inner_text("#up-error").startswith("Mã lớp phải bắt đầu bằng chữ cái")
     assert [u.split()[0] for u in page.failed] == ["422", "400"]  # the bad id was not sent
     assert all(e.startswith("Failed to load resource") for e in page.errors), page.errors
+
+
+def test_a_large_file_shows_its_upload_progress(open_page, keys, engine, tmp_path, cleanup):
+    # ~4 MB of GeoJSON (points outside the province: refused once it is in) sent at 2 MB/s
+    layer_id = f"lon_{os.urandom(3).hex()}"
+    cleanup.append(layer_id)
+    note = "x" * 40_000
+    feature = json.dumps({"type": "Feature", "properties": {"ghi_chu": note},
+                          "geometry": {"type": "Point", "coordinates": [105.8, 21.0]}})
+    big = tmp_path / "lon.geojson"
+    big.write_text(f'{{"type": "FeatureCollection", "features": [{", ".join([feature] * 100)}]}}')
+    page = open_page(key=keys["planner"]).open()
+    _upload_tab(page)
+    cdp = page.context.new_cdp_session(page.page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                  "uploadThroughput": 2_000_000})
+    page.page.set_input_files("#up-file", str(big))
+    page.page.fill("#up-id", layer_id)
+    page.page.fill("#up-title-vi", "Tệp lớn")
+    page.page.evaluate("""() => { window.__bar = []; const bar = document.querySelector('#up-progress progress');
+      const label = document.querySelector('#up-progress span');
+      new MutationObserver(() => window.__bar.push([bar.getAttribute('value'), label.textContent]))
+        .observe(label, { childList: true, characterData: true, subtree: true }); }""")
+    page.page.click("#up-submit")
+    page.page.wait_for_selector("body[data-upload='refused']", timeout=60_000)
+    seen = page.page.evaluate("window.__bar")
+    partial = [v for v, _ in seen if v is not None and 0 < float(v) < 1]
+    assert len(partial) >= 2 and partial == sorted(partial), seen  # the bar moves as the bytes go
+    assert seen[-1][1].startswith("Đã gửi xong"), seen
+    assert page.page.locator("#up-progress").is_hidden()
+    assert _exists(engine, layer_id) == (False, False)

@@ -14,6 +14,8 @@ import pytest
 import shapely
 from sqlalchemy import MetaData, Table, text
 
+from tests.web.conftest import PHONE
+
 pytestmark = pytest.mark.usefixtures("seeded")
 
 
@@ -201,3 +203,14 @@ def test_a_large_file_shows_its_upload_progress(open_page, keys, engine, tmp_pat
     assert seen[-1][1].startswith("Đã gửi xong"), seen
     assert page.page.locator("#up-progress").is_hidden()
     assert _exists(engine, layer_id) == (False, False)
+
+
+def test_the_upload_tab_on_a_phone(open_page, keys):
+    page = open_page(key=keys["planner"], viewport=PHONE).open()
+    tabs = page.page.eval_on_selector_all("#tabs button", "bs => bs.map(b => b.getBoundingClientRect().toJSON())")
+    bar = page.page.eval_on_selector("#topbar", "e => e.getBoundingClientRect().bottom")
+    assert len(tabs) == 4 and len({round(t["top"]) for t in tabs}) == 1 and all(t["bottom"] <= bar for t in tabs)
+    page.page.click("#tabs button[data-view='upload']")
+    page.page.wait_for_selector("#up-agencies input[name=share]")
+    assert page.page.locator("#upload-form").is_visible()
+    page.screenshot("webmap-phone-upload.png")

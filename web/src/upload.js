@@ -207,7 +207,7 @@ export function relabelUpload() { renderAgencies(); renderResult(); }
 export async function initUpload(showView) {
   if (!state.key) return;
   const tab = document.createElement('button');
-  Object.assign(tab, { role: 'tab', textContent: t('tab_upload') });
+  tab.setAttribute('role', 'tab'); tab.textContent = t('tab_upload');
   tab.dataset.view = 'upload'; tab.dataset.i18n = 'tab_upload';
   tab.addEventListener('click', () => showView('upload'));
   $('#tabs').append(tab);

@@ -36,6 +36,15 @@ function setOpacity(id, value) {
   }
 }
 
+// when the layer last changed, and who published it (published layers)
+function updatedHTML(layer) {
+  if (!layer.last_updated) return '';
+  const d = new Date(layer.last_updated); const two = (n) => String(n).padStart(2, '0');
+  const when = `${two(d.getDate())}/${two(d.getMonth() + 1)}/${d.getFullYear()} ${two(d.getHours())}:${two(d.getMinutes())}`;
+  const who = layer.created_by ? ` · ${t('by')} ${esc(layer.created_by)}` : '';
+  return `<div class="updated muted">${t('updated')} ${esc(when)}${who}</div>`;
+}
+
 export function renderLayerPanel() {
   const list = $('#layer-list');
   const rows = ordered(visibleLayers()).reverse().map((l) => {
@@ -46,6 +55,7 @@ export function renderLayerPanel() {
         <span class="legend">${legendHTML(l).startsWith('<span class="legend-item') ? '' : legendHTML(l)}</span>
         <span class="ltitle">${esc(title(l))}</span>${badge}</label>
       ${styleOf(l).legend ? `<div class="legend-list">${legendHTML(l)}</div>` : ''}
+      ${updatedHTML(l)}
       <label class="opacity"><span>${t('opacity')}</span>
         <input type="range" class="op" min="0" max="1" step="0.05" value="${st.opacity}"></label>
     </div>`;

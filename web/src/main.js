@@ -11,6 +11,7 @@ import { addHillshade, initLayers, renderLayerPanel } from './layers.js';
 import { initPlanners, loadPlanner, relabelPlanners } from './planners.js';
 import { selectEvent } from './rangers.js';
 import { initCompare, relabelRanger, showRanger } from './compare.js';
+import { initUpload, relabelUpload } from './upload.js';
 import { $ } from './util.js';
 
 const map = createMap();
@@ -31,6 +32,7 @@ function showView(view) {
   if (window.innerWidth < 700) setPanel(true);
 }
 document.querySelectorAll('#tabs button').forEach((b) => b.addEventListener('click', () => showView(b.dataset.view)));
+initUpload(showView); // the upload tab, with a key only
 
 function setPanel(open) {
   document.body.classList.toggle('panel-closed', !open);
@@ -52,6 +54,7 @@ function applyLang() {
   if (state.layers.length) renderLayerPanel();
   relabelPlanners();
   relabelRanger();
+  relabelUpload();
 }
 $('#lang-btn').addEventListener('click', () => {
   state.lang = state.lang === 'en' ? 'vi' : 'en';

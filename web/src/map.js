@@ -138,6 +138,16 @@ export function addAllLayers(m, withState = true) {
   }
 }
 
+// a layer published while the page is open: on at once, labels included (map B follows map A's state)
+export function addNewLayer(m, layer, withState = true) {
+  for (const lid of mapLayerIds(layer.id)) if (m.getLayer(lid)) m.removeLayer(lid); // the id published again
+  for (const src of [`src-${layer.id}`, `lbl-${layer.id}`]) if (m.getSource(src)) m.removeSource(src);
+  if (withState) state.layerState[layer.id] = { visible: true, opacity: 1 };
+  const st = state.layerState[layer.id];
+  addVectorLayer(m, layer, st.visible, st.opacity);
+  addLabelLayer(m, layer, st.visible, st.opacity);
+}
+
 // --- the maps --------------------------------------------------------------------------------
 export function baseStyle() {
   return {

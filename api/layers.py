@@ -77,7 +77,7 @@ async def publish(request: Request, who: Caller) -> JSONResponse:
             access_level=access,  # type: ignore[arg-type]  # checked above
             abstract_vi=form.get("abstract_vi", ""), abstract_en=form.get("abstract_en", ""),
             licence=form.get("licence", ""), key=form.get("key") or None, crs=form.get("crs") or None,
-            source_layer=form.get("source_layer") or None), limiter=limiter)
+            source_layer=form.get("source_layer") or None, source_name=name), limiter=limiter)
     finally:
         received.path.unlink(missing_ok=True)
     body = {"layer": layer.model_dump(mode="json", exclude={"aliases", "required"}),

@@ -78,8 +78,9 @@ def create_layer(path: Path, layer_id: str, *, engine: Engine, settings: Setting
                  owner: str, who: Principal | None = None, access_level: AccessLevel = "internal",
                  abstract_vi: str = "", abstract_en: str = "", keywords: list[str] | None = None,
                  licence: str = "", attribution: str = "", key: str | None = None, crs: str | None = None,
-                 source_layer: str | None = None) -> tuple[Layer, ValidationReport]:
-    """Publish ``path`` as the new layer ``layer_id`` (see the module docstring); its layer and report."""
+                 source_layer: str | None = None, source_name: str | None = None) -> tuple[Layer, ValidationReport]:
+    """Publish ``path`` as the new layer ``layer_id`` (see the module docstring); its layer and report
+    (``source_name``: the file's name as the user knows it, for an upload staged under another)."""
     if not title_vi.strip():
         raise InvalidInputError("Thiếu tên lớp tiếng Việt / the Vietnamese title is required (--title-vi)")
     agencies = read_agencies()
@@ -124,7 +125,7 @@ def create_layer(path: Path, layer_id: str, *, engine: Engine, settings: Setting
             required_columns=[], columns=[c.model_dump() for c in columns],
             created_by=who.label if who is not None else None))
 
-    report = ValidationReport(layer=layer_id, source=path.name, driver=source.driver,
+    report = ValidationReport(layer=layer_id, source=source_name or path.name, driver=source.driver,
                               source_crs=source.crs.to_string() if source.crs else None, mode="fail")
     report = load_batches(_with_key(first, batches, synthetic if key == synthetic else None), layer, engine=engine,
                           settings=settings, source_crs=source.crs, report=report, if_exists="fail",

@@ -108,6 +108,8 @@ def guard(request: Request) -> None:
             continue  # the parameter's own validation answers
         if number > limit:
             raise InvalidInputError(f"{name} tối đa / at most {limit}")
+        if number < 0 or (number == 0 and name in ("tilesize", "width", "height", "max_size")):
+            raise InvalidInputError(f"{name} phải dương / must be positive, got {value}")
 
 
 # --- bands, expressions, presets ------------------------------------------------------------------

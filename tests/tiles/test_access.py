@@ -181,6 +181,10 @@ def test_oversized_requests_are_refused(client, rasters, tiles_settings):
     assert is_problem(client.get(f"/rasters/{item.id}/bbox/106.7,21.8,106.8,21.9/9000x9000.png"), 400)
     assert is_problem(client.get(f"/rasters/{item.id}/bbox/106.7,21.8,106.8,21.9.png",
                                  params={"max_size": 20000}), 400)
+    # negative or zero sizes (found by schemathesis: a negative height reached rasterio as a 500)
+    for params in ({"height": -9887267}, {"width": 0}, {"buffer": -1}):
+        assert is_problem(client.get("/rasters/colorMaps/brg", params={**params, "f": "png"}), 400), params
+        assert is_problem(client.get(f"/rasters/{item.id}/preview.png", params=params), 400), params
     huge = b'{"type": "Feature", "properties": {"pad": "' + b"x" * (tiles_settings.ogc_max_body_bytes + 10) + b'"}}'
     resp = client.post(f"/rasters/{item.id}/feature.png", content=huge, headers={"Content-Type": "application/json"})
     assert is_problem(resp, 413)

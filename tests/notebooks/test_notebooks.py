@@ -200,6 +200,7 @@ def committed() -> list[Path]:
 def test_committed_notebooks_have_no_outputs(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
+    assert set(nb.metadata.get("language_info", {})) <= {"name"}  # no kernel details (Python version)
     for cell in nb.cells:
         assert "execution" not in cell.metadata, cell.get("id")
         if cell.cell_type == "code":

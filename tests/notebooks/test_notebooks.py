@@ -93,7 +93,7 @@ def pair(engine, settings, seeded, tmp_path_factory) -> Iterator[tuple[str, str]
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM change_events WHERE before_item = :b AND after_item = :a"),
                      {"b": ids[0], "a": ids[1]})
-        conn.execute(text("DELETE FROM raster_items WHERE id = ANY(:ids)"), {"ids": list(ids)})
+    withdraw(engine, settings, *ids)
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,18 @@ def flight(engine, settings, seeded, tmp_path_factory) -> Iterator[str]:
     item = ingest_file(path, collection_id="uav_rgb", when=dt.datetime(2026, 4, 2, 9, tzinfo=UTC7), engine=engine,
                        settings=settings).item_id
     yield item
+    withdraw(engine, settings, item)
+
+
+def withdraw(engine, settings, *items: str) -> None:
+    """Remove the test's items: rows and COGs (the session's store is shared with later tests)."""
     with engine.begin() as conn:
-        conn.execute(text("DELETE FROM raster_items WHERE id = :i"), {"i": item})
+        hrefs = conn.execute(text("DELETE FROM raster_items WHERE id = ANY(:ids) RETURNING href"),
+                             {"ids": list(items)}).scalars().all()
+    assert len(hrefs) == len(items)
+    store = open_store(settings)
+    for href in hrefs:
+        store.delete(href)
 
 
 # --- the three notebooks -----------------------------------------------------------------------------------------

@@ -97,10 +97,25 @@ def pair(engine, settings, seeded, tmp_path_factory) -> Iterator[tuple[str, str]
 
 
 @pytest.fixture(scope="module")
+def flights(engine, settings, seeded, tmp_path_factory) -> Iterator[tuple[str, str, float]]:
+    """Two UAV flights over one place (change.synthetic, 5–10 cm), the newest of uav_rgb: the ranger's notebook
+    takes them by default; removed afterwards."""
+    uav = synthetic_pair(tmp_path_factory.mktemp("notebook-flights"), 23, "uav", size=600, cloud=False)
+    ids = tuple(ingest_file(path, collection_id="uav_rgb", when=when, engine=engine, settings=settings).item_id
+                for path, when in ((uav.before, dt.datetime(2026, 5, 1, 9, tzinfo=UTC7)),
+                                   (uav.after, dt.datetime(2026, 5, 20, 9, tzinfo=UTC7))))
+    yield (*ids, uav.mmu_ha)  # a small scene: its clearings are below the default minimum mapping unit
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM change_events WHERE before_item = :b AND after_item = :a"),
+                     {"b": ids[0], "a": ids[1]})
+    withdraw(engine, settings, *ids)
+
+
+@pytest.fixture(scope="module")
 def flight(engine, settings, seeded, tmp_path_factory) -> Iterator[str]:
     """A UAV flight in the internal collection uav_rgb (a key is needed to see it); removed afterwards."""
     path = rasters.uav_rgb(tmp_path_factory.mktemp("notebook-flight") / "flight.tif", width=700, height=500, seed=77)
-    item = ingest_file(path, collection_id="uav_rgb", when=dt.datetime(2026, 4, 2, 9, tzinfo=UTC7), engine=engine,
+    item = ingest_file(path, collection_id="uav_rgb", when=dt.datetime(2026, 2, 2, 9, tzinfo=UTC7), engine=engine,
                        settings=settings).item_id
     yield item
     withdraw(engine, settings, item)
@@ -142,12 +157,21 @@ def test_planner_counts_pilot_sites_by_problem_and_maps_them(live_server, engine
     assert seconds < 60
 
 
-def test_ranger_runs_forest_change_and_sums_loss_per_commune(live_server, engine, keys, kernels, pair):
-    before, after = pair
-    nb, seconds = run("03_ranger_forest_change.ipynb", kernels, {
-        "SDI_URL": live_server.url, "SDI_API_KEY": keys["ranger"], "SDI_BEFORE": before, "SDI_AFTER": after})
+@pytest.mark.parametrize("chosen", ["given", "default"])
+def test_ranger_runs_forest_change_and_sums_loss_per_commune(live_server, engine, keys, kernels, request, chosen):
+    """``given``: a Sentinel-2 pair named by SDI_BEFORE / SDI_AFTER; ``default``: none named, the notebook takes the
+    newest flight of uav_rgb and the latest earlier one over the same place (and a minimum mapping unit, SDI_MMU_HA,
+    for the small scene)."""
+    env = {"SDI_URL": live_server.url, "SDI_API_KEY": keys["ranger"]}
+    if chosen == "given":
+        (before, after), collection = request.getfixturevalue("pair"), "sentinel2_l2a"
+        env.update(SDI_BEFORE=before, SDI_AFTER=after)
+    else:
+        (before, after, mmu_ha), collection = request.getfixturevalue("flights"), "uav_rgb"
+        env.update(SDI_MMU_HA=str(mmu_ha))
+    nb, seconds = run("03_ranger_forest_change.ipynb", kernels, env)
     listed = table(nb, "r3")
-    assert list(listed["id"]) == [before, after] and set(listed["collection"]) == {"sentinel2_l2a"}
+    assert list(listed["id"]) == [before, after] and set(listed["collection"]) == {collection}
     assert "status: successful" in printed(nb, "r5")
     summary = ast.literal_eval(result(nb, "r5")["text/plain"])
     with engine.connect() as conn:

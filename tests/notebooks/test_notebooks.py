@@ -102,7 +102,7 @@ def flights(engine, settings, seeded, tmp_path_factory) -> Iterator[tuple[str, s
     takes them by default; removed afterwards."""
     uav = synthetic_pair(tmp_path_factory.mktemp("notebook-flights"), 23, "uav", size=600, cloud=False)
     ids = tuple(ingest_file(path, collection_id="uav_rgb", when=when, engine=engine, settings=settings).item_id
-                for path, when in ((uav.before, dt.datetime(2026, 5, 1, 9, tzinfo=UTC7)),
+                for path, when in ((uav.before, dt.datetime(2026, 5, 10, 9, tzinfo=UTC7)),
                                    (uav.after, dt.datetime(2026, 5, 20, 9, tzinfo=UTC7))))
     yield (*ids, uav.mmu_ha)  # a small scene: its clearings are below the default minimum mapping unit
     with engine.begin() as conn:

@@ -7,7 +7,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps venv web glyphs up serve db-stop lint bench screenshots clean
+.PHONY: run test setup system-deps venv web glyphs up serve db-stop lint bench screenshots notebooks-clean clean
 
 run: setup up serve
 
@@ -61,6 +61,10 @@ serve:
 # Re-take the README's screenshots (docs/screenshots) with the browser tests.
 screenshots: setup up
 	SDI_SCREENSHOTS=1 $(BIN)/pytest tests/web
+
+# The notebooks are committed without outputs (tests/notebooks checks it): clear them before a commit.
+notebooks-clean: venv
+	$(BIN)/python scripts/clean_notebooks.py
 
 db-stop:
 	$(BIN)/sdi db stop

@@ -80,6 +80,8 @@ bench: setup up
 	$(BIN)/python benchmarks/webmap_bench.py
 	$(BIN)/python benchmarks/ogc_bench.py
 	$(BIN)/python benchmarks/raster_bench.py
+	$(BIN)/python benchmarks/publish_bench.py
+	$(BIN)/python benchmarks/load_test.py
 
 clean:
 	-$(BIN)/sdi db stop

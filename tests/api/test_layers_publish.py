@@ -11,45 +11,22 @@ import threading
 import time
 import zipfile
 
-import geopandas as gpd
 import httpx
-import pytest
-import shapely
-from sqlalchemy import MetaData, Table, text
+from sqlalchemy import text
 
 from sdi.access import add_key, revoke_key
 from sdi.settings import Settings
+from tests.api.publishing import gpkg_of as _gpkg
+from tests.api.publishing import post_layer as _post
 from tests.conftest import start_server, stop_server
 
 PROBLEM = "application/problem+json"
-
-
-def _gpkg(path, n: int = 4) -> bytes:
-    frame = gpd.GeoDataFrame({"Tên cây": [f"Nghiến {i}" for i in range(n)], "Tuổi": [100 + i for i in range(n)]},
-                             geometry=[shapely.Point(106.70 + i / 2000, 21.90) for i in range(n)], crs=4326)
-    frame.to_file(path, driver="GPKG")
-    return path.read_bytes()
 
 
 def _state(engine) -> tuple[set[str], set[str]]:
     with engine.connect() as conn:
         return (set(conn.execute(text("SELECT id FROM layers")).scalars()),
                 set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'published'")).scalars()))
-
-
-@pytest.fixture()
-def made(engine):
-    ids: list[str] = []
-    yield ids
-    with engine.begin() as conn:
-        for layer_id in ids:
-            conn.execute(text("DELETE FROM layers WHERE id = :i"), {"i": layer_id})
-            Table(layer_id, MetaData(), schema="published").drop(conn, checkfirst=True)
-
-
-def _post(url: str, content: bytes, filename: str, key: str | None, **fields: str) -> httpx.Response:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.post(f"{url}/layers", files={"file": (filename, content)}, data=fields, headers=headers, timeout=120)
 
 
 def test_an_agency_publishes_over_http_and_the_layer_is_served(live_server, keys, engine, tmp_path, made):

@@ -8,7 +8,8 @@ import time
 
 import httpx
 
-from tests.api.test_layers_publish import _gpkg, _post, made  # noqa: F401 - the fixture is used by name
+from tests.api.publishing import gpkg_of as _gpkg
+from tests.api.publishing import post_layer as _post
 
 
 def _get(url: str, key: str | None) -> httpx.Response:
@@ -24,7 +25,7 @@ def _eventually(check, seconds: float = 3.0) -> bool:
     return True
 
 
-def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_path, made):  # noqa: F811
+def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_path, made):
     made.append("vung_quy_hoach_kin")
     base = live_server.url
     created = _post(base, _gpkg(tmp_path / "q.gpkg"), "q.gpkg", keys["planner"], id="vung_quy_hoach_kin",

@@ -24,7 +24,7 @@ def _collections(engine) -> set[str]:
 
 
 @pytest.fixture()
-def made(engine) -> Iterator[list[str]]:
+def made_collections(engine) -> Iterator[list[str]]:
     ids: list[str] = []
     yield ids
     with engine.begin() as conn:
@@ -49,8 +49,8 @@ def _new(server, key: str | None, **body) -> httpx.Response:
                       timeout=60)
 
 
-def test_rangers_create_a_collection_and_upload_a_flight_into_it(server, keys, engine, tmp_path, made):
-    made.append("rung-phong-ho-2026")
+def test_rangers_create_a_collection_and_upload_a_flight_into_it(server, keys, engine, tmp_path, made_collections):
+    made_collections.append("rung-phong-ho-2026")
     resp = _new(server, keys["ranger"])
     assert resp.status_code == 201, resp.text
     assert resp.json()["id"] == "rung-phong-ho-2026" and resp.headers["location"].endswith("/rung-phong-ho-2026")
@@ -85,8 +85,8 @@ def test_who_may_create_and_what_is_refused(server, keys, engine):
     assert _collections(engine) == before
 
 
-def test_sdi_ingest_creates_the_collection_it_is_told_to(settings, seeded, engine, tmp_path, made):
-    made.append("bay-thu-nghiem")
+def test_sdi_ingest_creates_the_collection_it_is_told_to(settings, seeded, engine, tmp_path, made_collections):
+    made_collections.append("bay-thu-nghiem")
     flight = uav_rgb(tmp_path / "f.tif")
     env = {**os.environ, "SDI_DATABASE_URL": settings.database_url, "SDI_RASTER_STORE": str(tmp_path / "store"),
            "COLUMNS": "300"}  # the summary table on one line per file

@@ -62,18 +62,23 @@ def _chip(location: str, geom_4326: shapely.Geometry, roles: dict[str, int], siz
     return buf.getvalue()
 
 
+def _text(value: object) -> str:
+    """A cell as text, "—" when missing (pandas reads a missing text as None or NaN)."""
+    return value if isinstance(value, str) and value else "—"
+
+
 def _rows(frame: gpd.GeoDataFrame) -> list[dict]:
     out = []
     for r in frame.itertuples():
         c = r.geom.centroid
         x, y = TO_VN2000.transform(c.x, c.y)
         out.append({"id": r.event_id, "type": f"{TYPE_VI.get(r.change_type)} / {r.change_type}",
-                    "plot": r.plot_code or "—", "owner": getattr(r, "owner_vi", None) or "—",
+                    "plot": _text(r.plot_code), "owner": _text(getattr(r, "owner_vi", None)),
                     "area": r.area_ha, "magnitude": r.magnitude, "confidence": r.confidence,
                     "status": f"{STATUS_VI.get(r.status, r.status)} / {r.status}",
                     "note": r.note if isinstance(getattr(r, "note", None), str) else "",
-                    "commune": (r.commune_name if isinstance(getattr(r, "commune_name", None), str)
-                                else getattr(r, "commune_code", None)) or "—",
+                    "commune": _text(r.commune_name if isinstance(getattr(r, "commune_name", None), str)
+                                     else getattr(r, "commune_code", None)),
                     "wgs84": f"{c.y:.6f}, {c.x:.6f}", "vn2000": f"X {y:,.1f} m, Y {x:,.1f} m",
                     "dates": f"{r.before_date:%d/%m/%Y} → {r.after_date:%d/%m/%Y}"})
     return out

@@ -3,6 +3,8 @@ from a real ``sdi serve --workers 2`` where any worker answers for all."""
 
 from __future__ import annotations
 
+import time
+
 import geopandas as gpd
 import httpx
 import pytest
@@ -85,11 +87,16 @@ def test_any_worker_answers_for_all(settings, seeded, keys, tmp_path):
     server = start_server(settings, {"SDI_STATE_DIR": str(tmp_path)}, args=("--workers", "2"))
     try:
         with httpx.Client(base_url=server.url, timeout=20) as http:
+            admin = {"X-API-Key": keys["admin"], "Connection": "close"}
+            deadline = time.monotonic() + 30  # /health answered from the first worker; the second may still start
+            while value(scrape(http.get("/metrics", headers=admin).text), "sdi_db_pool_size") != 10:
+                assert time.monotonic() < deadline, "the second worker never reported its pool"
+                time.sleep(0.3)
             for _ in range(12):
                 assert http.get("/layers", headers={"Connection": "close"}).status_code == 200
             seen = set()
             for _ in range(6):  # new connections: the kernel spreads them over both workers
-                got = scrape(http.get("/metrics", headers={"X-API-Key": keys["admin"], "Connection": "close"}).text)
+                got = scrape(http.get("/metrics", headers=admin).text)
                 seen.add(value(got, "sdi_http_requests_total", route="/layers", status="200"))
                 assert value(got, "sdi_db_pool_size") == 10  # two workers, five connections each
         assert seen == {12}

@@ -20,7 +20,6 @@ every door serves the new layer within a second, without a restart (``sdi.caller
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from layers.published import (
     ColumnType,
     GeometryType,
     column_name,
+    lock_layer_id,
 )
 from layers.quality import ValidationReport
 from layers.sources import Batch, VectorSource, open_source
@@ -113,7 +113,7 @@ def create_layer(path: Path, layer_id: str, *, engine: Engine, settings: Setting
 
     def create(conn: Connection) -> None:
         # the second of two publications of one id waits here, then finds the id taken
-        conn.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"layer:{layer_id}".encode()))))
+        lock_layer_id(conn, layer_id)
         check_layer_id(conn, layer_id)
         layer.sa_table.create(conn)
         conn.execute(insert(LayerRecord).values(

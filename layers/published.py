@@ -11,12 +11,27 @@ the area (ha) or length (km) computed by PostGIS in VN-2000 / TM-3 107°15′ (E
 from __future__ import annotations
 
 import re
+import zlib
 from functools import lru_cache
 from typing import Literal
 
 from geoalchemy2 import Geometry
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Boolean, Column, Computed, Date, DateTime, Float, MetaData, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Computed,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    MetaData,
+    Table,
+    Text,
+    func,
+    select,
+)
 from sqlalchemy.types import TypeEngine
 
 from sdi.models import Base
@@ -48,6 +63,12 @@ class ColumnSpec(BaseModel):
     type: ColumnType
     #: the column's name in the uploaded file, when it had to be changed to be an identifier
     source: str | None = None
+
+
+def lock_layer_id(conn: Connection, layer_id: str) -> None:
+    """Hold a transaction-level advisory lock on a layer id: publishing, unpublishing and restoring
+    one id take turns (across processes and replicas)."""
+    conn.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"layer:{layer_id}".encode()))))
 
 
 def column_name(source: str, taken: set[str]) -> str:

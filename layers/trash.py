@@ -12,23 +12,17 @@ Bundled layers are part of the platform and cannot be unpublished.
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from layers.catalog import Layer, get_layer, load_catalog
-from layers.published import SCHEMA
+from layers.published import SCHEMA, lock_layer_id
 from sdi.access import Principal, can_edit
 from sdi.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from sdi.models import LayerRecord, LayerTrash
 
 TRASH = "trash"
-
-
-def _lock(conn: Connection, layer_id: str) -> None:
-    """The same lock as a publication of the id (``layers.publish``): they take turns."""
-    conn.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"layer:{layer_id}".encode()))))
 
 
 def _move(conn: Connection, schema: str, table: str, to_schema: str, to_table: str) -> None:
@@ -50,7 +44,7 @@ def unpublish(engine: Engine, layer_id: str, who: Principal | None = None) -> st
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     trash_table = f"{layer.table[:38]}__{stamp}"
     with engine.begin() as conn:
-        _lock(conn, layer_id)
+        lock_layer_id(conn, layer_id)
         record = conn.execute(text("SELECT to_jsonb(l) FROM layers l WHERE id = :i"), {"i": layer_id}).scalar()
         if record is None:
             raise NotFoundError(f"Không có lớp / no layer {layer_id!r}")
@@ -67,7 +61,7 @@ def unpublish(engine: Engine, layer_id: str, who: Principal | None = None) -> st
 def restore(engine: Engine, layer_id: str, who: Principal | None = None) -> Layer:
     """Put the most recently unpublished layer ``layer_id`` back, as it was."""
     with engine.begin() as conn:
-        _lock(conn, layer_id)
+        lock_layer_id(conn, layer_id)
         entry = conn.execute(select(LayerTrash).where(LayerTrash.layer_id == layer_id)
                              .order_by(LayerTrash.deleted_at.desc()).limit(1)).first()
         if entry is None:

@@ -11,7 +11,9 @@ names are placed at one point inside each commune (``/webmap/labels/admin_units`
 
 ``GET /webmap/search?q=huu nghi`` finds places by name with or without diacritics (a Python
 fold, as the catalogue's: PostgreSQL's ``unaccent`` may not be installed) in the layers the
-caller may see: communes, pilot sites, border gates, industrial parks, points of interest.
+caller may see: communes, pilot sites, border gates, industrial parks, points of interest, and every
+published layer that is not restricted (by its name column: see ``search_columns``). Restricted layers are
+read only through ``/ogc``, whose door writes every read of them to the access log.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, Executable, Table, Text, cast, func, select
+from sqlalchemy import Engine, Executable, String, Text, cast, func, literal, select
 
+from layers.catalog import Layer
 from sdi.callers import VisibleCatalog
 from sdi.errors import NotFoundError
 from sdi.text import fold, search_terms
@@ -51,6 +54,10 @@ SEARCHED = {
     "industrial_parks": ("name_vi", "name_en", "status_vi"),
     "poi_osm": ("name", "name_en", "category"),
 }
+#: a published layer's name column: the first of these, else its first text column (as QGIS picks a
+#: layer's display field); its English name, if any, from the second list
+NAME_COLUMNS = ("ten", "ten_vi", "name_vi", "name", "ten_goi", "ten_khu", "ten_vung", "ten_cay", "ten_dia_diem")
+NAME_EN_COLUMNS = ("ten_en", "name_en", "ten_tieng_anh", "english_name")
 _cache: dict[str, tuple[str, list[dict]]] = {}  # layer → (last_updated, rows)
 #: small layers are sent whole, simplified, as one GeoJSON (one request instead of dozens of
 #: tiles); big ones go as vector tiles from /ogc. Restricted layers always go through /ogc,
@@ -182,14 +189,35 @@ async def labels(layer_id: str, request: Request, layers: VisibleCatalog) -> Res
                     headers={"Cache-Control": "private, max-age=60", "Vary": "X-API-Key, Authorization"})
 
 
-def _rows(engine: Engine, layer_id: str, table: Table, key: str, last_updated: str) -> list[dict]:
+def search_columns(layer: Layer) -> tuple[str, str | None, str | None] | None:
+    """(name, English name, kind) columns searched in a layer; None when it has no name to search."""
+    if layer.id in SEARCHED:
+        return SEARCHED[layer.id]
+    if not layer.published or layer.access_level == "restricted" or "geom" not in layer.sa_table.c:
+        return None
+    texts = [c.name for c in layer.sa_table.columns
+             if isinstance(c.type, String) and c.name != "geom" and c.computed is None]
+    name = next((n for n in NAME_COLUMNS if n in texts), None) or next(
+        (n for n in texts if n.startswith(("ten_", "name")) and not n.endswith("_en")), None) or next(
+        (n for n in texts if n != layer.natural_key), None)
+    if name is None:
+        return None
+    return name, next((n for n in NAME_EN_COLUMNS if n in texts and n != name), None), None
+
+
+def _rows(engine: Engine, layer: Layer, last_updated: str) -> list[dict]:
+    layer_id, table, key = layer.id, layer.sa_table, layer.natural_key
     cached = _cache.get(layer_id)
     if cached and cached[0] == last_updated:
         return cached[1]
-    name, name_en, kind = SEARCHED[layer_id]
+    columns = search_columns(layer)
+    if columns is None:
+        return []
+    name, name_en, kind = columns
     c, geom = table.c, table.c.geom
-    query = select(cast(c[key], Text).label("id"), c[name].label("name"), c[name_en].label("name_en"),
-                   cast(c[kind], Text).label("kind"),
+    query = select(cast(c[key], Text).label("id"), c[name].label("name"),
+                   (c[name_en] if name_en else literal(None, Text)).label("name_en"),
+                   (cast(c[kind], Text) if kind else literal(layer.title_vi, Text)).label("kind"),
                    func.ST_X(func.ST_PointOnSurface(geom)).label("lon"),
                    func.ST_Y(func.ST_PointOnSurface(geom)).label("lat"),
                    func.ST_XMin(geom).label("w"), func.ST_YMin(geom).label("s"),
@@ -214,12 +242,10 @@ async def search(request: Request, layers: VisibleCatalog, q: str = Query("", ma
         return JSONResponse({"query": q, "results": []})
     engine = request.app.state.engine
     found: list[tuple[int, dict]] = []
-    for layer_id in SEARCHED:
-        layer = layers.get(layer_id)
-        if layer is None:
+    for layer in layers.values():
+        if search_columns(layer) is None:
             continue
-        rows = await asyncio.to_thread(_rows, engine, layer_id, layer.sa_table, layer.natural_key,
-                                       str(layer.last_updated))
+        rows = await asyncio.to_thread(_rows, engine, layer, str(layer.last_updated))
         for r in rows:
             if all(t in r["_fold"] for t in terms):
                 # whole words first, then by name length (communes before long POI names)

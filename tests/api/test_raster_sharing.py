@@ -1,7 +1,7 @@
 """Sharing a restricted raster collection with a named agency (read, then edit), and taking it back:
 over the real server, each change in force within a second through every raster door (STAC collections,
-items, search, tiles, TileJSON, the QGIS project, upload); bad grants refused and nothing changed; the
-``sdi rasters share`` command."""
+items, search, tiles, TileJSON, the records catalogue, the QGIS project, upload); bad grants refused and
+nothing changed; the ``sdi rasters share`` command."""
 
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ def _doors(server, shared) -> dict[str, str]:
         "tile": f"{rasters}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png",
         "tilejson": f"{rasters}/WebMercatorQuad/tilejson.json",
         "mosaic tilejson": f"{server.url}/rasters/collections/{COLL}/mosaic/WebMercatorQuad/tilejson.json",
+        "record": f"{server.url}/ogc/collections/catalogue/items/{COLL}",
     }
 
 
@@ -92,6 +93,9 @@ def _sees(server, shared, key: str) -> dict[str, bool]:
     out["stac list"] = COLL in {c["id"] for c in listed["collections"]}
     found = httpx.get(f"{server.url}/stac/search", params={"ids": shared["item"]}, headers=headers, timeout=60)
     out["stac search"] = [f["id"] for f in found.json()["features"]] == [shared["item"]]
+    records = httpx.get(f"{server.url}/ogc/collections/catalogue/items", params={"q": "đặc dụng"}, headers=headers,
+                        timeout=60).json()
+    out["records search"] = COLL in {f["id"] for f in records["features"]}
     project = httpx.get(f"{server.url}/qgis/project.qgs", headers=headers, timeout=60)
     out["qgis project"] = shared["item"] in project.text
     return out

@@ -158,9 +158,12 @@ def test_share_read_then_edit_then_take_it_back(server, keys, engine, shared):
                      json={"permission": "read"}, timeout=30).status_code == 403
     # the planner's reads of the restricted collection are in the access log
     with engine.connect() as conn:
-        logged = conn.execute(text("SELECT key_name, action, status FROM access_log WHERE layer_id = :c"),
-                              {"c": COLL}).all()
-    assert any(name.startswith("planner") and action == "read" and status == 200 for name, action, status in logged)
+        logged = conn.execute(text("SELECT path FROM access_log WHERE layer_id = :c AND action = 'read' "
+                                   "AND status = 200 AND key_name LIKE 'planner%'"), {"c": COLL}).scalars().all()
+    doors = _doors(server, shared)
+    for door in ("stac collection", "stac items", "stac item", "tile"):
+        assert doors[door].removeprefix(server.url) in logged, (door, logged)
+    assert any(p.startswith("/stac/search?ids=") for p in logged), logged
 
     assert httpx.put(url, headers=owner, json={"permission": "edit"}, timeout=30).json()["grants"] == {"skhcn": "edit"}
     uploads: list[httpx.Response] = []

@@ -80,6 +80,12 @@ async def _collection(request: Request, who: Principal, collection_id: str) -> R
     return found
 
 
+async def _logged(request: Request, who: Principal, rows: list[RasterCollection]) -> None:
+    qs = request.url.query
+    await asyncio.to_thread(catalog.log_reads, request.app.state.engine, who, rows, request.method,
+                            request.url.path + (f"?{qs}" if qs else ""))
+
+
 def _absolute(href: str, root: str) -> str:
     return root + href if href.startswith("/") else href
 
@@ -280,6 +286,7 @@ async def collection(collection_id: str, request: Request) -> JSONResponse:
     who = await caller(request)
     row = await _collection(request, who, collection_id)
     extents = await asyncio.to_thread(catalog.extents, request.app.state.engine, [collection_id])
+    await _logged(request, who, [row])
     return _json(collection_doc(row, stac_base(request), extents.get(collection_id)))
 
 
@@ -293,6 +300,7 @@ async def items(collection_id: str, request: Request) -> JSONResponse:
     params = build_search(query, {row.id: row})
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
     body = _page_doc(page, stac_base(request), str(request.url), _next_get(request, page.next_token))
+    await _logged(request, who, [row])
     return _json(body, GEOJSON)
 
 
@@ -304,6 +312,7 @@ async def item(collection_id: str, item_id: str, request: Request) -> JSONRespon
     page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
     if not page.items:
         raise NotFoundError(f"Không có ảnh / no item {item_id!r} in collection {collection_id!r}")
+    await _logged(request, who, [row])
     return _json(item_out(page.items[0], stac_base(request)), GEOJSON)
 
 
@@ -317,8 +326,9 @@ async def search_get(request: Request) -> JSONResponse:
             query["intersects"] = json.loads(query["intersects"])
         except ValueError as exc:
             raise InvalidInputError("intersects phải là GeoJSON / intersects must be GeoJSON") from exc
-    params = build_search(query, await _visible(request, who))
-    page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
+    visible = await _visible(request, who)
+    page = await asyncio.to_thread(catalog.search, request.app.state.engine, build_search(query, visible))
+    await _logged(request, who, [visible[i["collection"]] for i in page.items])
     return _json(_page_doc(page, stac_base(request), str(request.url), _next_get(request, page.next_token)), GEOJSON)
 
 
@@ -336,8 +346,9 @@ async def search_post(request: Request) -> JSONResponse:
     except UnicodeEncodeError as exc:
         raise InvalidInputError("Chuỗi không phải Unicode hợp lệ / a string is not valid Unicode (lone "
                                 "surrogate)") from exc
-    params = build_search(body, await _visible(request, who))
-    page = await asyncio.to_thread(catalog.search, request.app.state.engine, params)
+    visible = await _visible(request, who)
+    page = await asyncio.to_thread(catalog.search, request.app.state.engine, build_search(body, visible))
+    await _logged(request, who, [visible[i["collection"]] for i in page.items])
     base = stac_base(request)
     next_link = None
     if page.next_token:

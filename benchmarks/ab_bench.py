@@ -14,7 +14,11 @@ refactor can change.
    ``git worktree add /tmp/base <commit>``: its code is run with this venv, through PYTHONPATH);
 3. workloads, each a fixed list of URLs: OGC items (limit 100, bbox, with the key), vector tiles
    (z14), raster tiles (z17, PNG), a STAC search, the layer list; p50 and p90 per server, and the
-   ratio this ÷ baseline with its spread over the rounds.
+   ratio this ÷ baseline with its spread over the rounds;
+4. the per-request cost of the dynamic catalogue on this checkout: the same 20,000 forest plots
+   published again as a layer (``forest_plots_dynamic``, through ``layers.publish.create_layer``, the
+   path of ``POST /layers``), and OGC items and z14 tiles of the bundled layer and of the published copy,
+   interleaved on the same server: the ratio dynamic ÷ bundled.
 
 Run: ``.venv/bin/python benchmarks/ab_bench.py --baseline /tmp/base [--rounds R]``.
 """
@@ -45,6 +49,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _servers import ServerProcess  # noqa: E402
 
+from layers.catalog import get_layer, load_catalog  # noqa: E402
+from layers.export import export_layer  # noqa: E402
+from layers.publish import create_layer  # noqa: E402
 from sdi.access import add_key  # noqa: E402
 from sdi.bootstrap import bring_up  # noqa: E402
 from sdi.cluster import Cluster, create_database, drop_database  # noqa: E402
@@ -55,6 +62,7 @@ WORK = ROOT / "benchmarks" / ".work" / "ab"
 DB_NAME = "sdi_bench_ab"
 CENTRE = (106.76, 21.85)  # lon/lat, Lạng Sơn city: inside the province, with forest plots around
 RASTER_SIZE = 4096
+DYNAMIC = "forest_plots_dynamic"  # the bundled forest plots published again through the publish path
 
 
 @dataclass
@@ -92,8 +100,12 @@ def prepare() -> tuple[Settings, str, str, list[tuple[float, float]]]:
         plots = [tuple(r) for r in conn.execute(text(  # deterministic plots: where the items and tiles hold data
             "SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM forest_plots "
             "ORDER BY md5(plot_code) LIMIT 9"))]
+    copy = WORK / "forest_plots.gpkg"
+    export_layer(engine, get_layer(load_catalog(engine), "forest_plots"), copy, overwrite=True)
+    create_layer(copy, DYNAMIC, engine=engine, settings=settings, title_vi="Lô rừng (bản công bố)",
+                 title_en="Forest plots (published copy)", owner="kiemlam", access_level="internal", key="plot_code")
     engine.dispose()
-    print(f"prepared {DB_NAME} (bundled layers, a key, raster {item}) in {time.perf_counter() - t:.0f} s")
+    print(f"prepared {DB_NAME} (bundled layers, {DYNAMIC}, a key, raster {item}) in {time.perf_counter() - t:.0f} s")
     return settings, key, item, plots
 
 
@@ -113,49 +125,68 @@ def _raster() -> Path:
     return path
 
 
-def workloads(item: str, plots: list[tuple[float, float]]) -> dict[str, list[str]]:
+#: one comparison: a workload, its two sides (label, server name, paths), ratio = first ÷ second
+Comparison = tuple[str, list[tuple[str, str, list[str]]]]
+
+
+def _items(layer: str, boxes: list[str]) -> list[str]:
+    return [f"/ogc/collections/{layer}/items?f=json&limit=100&bbox={b}" for b in boxes]
+
+
+def _tiles(layer: str, tiles: list) -> list[str]:
+    return [f"/ogc/collections/{layer}/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}?f=mvt" for t in tiles]
+
+
+def workloads(item: str, plots: list[tuple[float, float]]) -> list[Comparison]:
     lon, lat = CENTRE
     tms = morecantile.tms.get("WebMercatorQuad")
     boxes = [f"{x - 0.01:.4f},{y - 0.01:.4f},{x + 0.01:.4f},{y + 0.01:.4f}" for x, y in plots]
     vt = [tms.tile(x, y, 14) for x, y in plots]
     rt = [tms.tile(lon + dx, lat + dy, 17) for dx in (-0.001, 0.0, 0.001) for dy in (-0.001, 0.0, 0.001)]
-    return {
-        "OGC items limit=100, bbox, key": [f"/ogc/collections/forest_plots/items?f=json&limit=100&bbox={b}"
-                                          for b in boxes],
-        "vector tiles z14": [f"/ogc/collections/forest_plots/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}?f=mvt"
-                             for t in vt],
-        "raster tiles z17 PNG": [f"/rasters/{item}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png" for t in rt],
-        "STAC search": ["/stac/search?limit=10", "/stac/search?collections=uav_rgb&limit=5"],
-        "layer list (/layers)": ["/layers"],
-    }
+
+    def ab(paths: list[str]) -> list[tuple[str, str, list[str]]]:
+        return [("this", "this", paths), ("baseline", "baseline", paths)]
+
+    def dynamic(fixed: list[str], published: list[str]) -> list[tuple[str, str, list[str]]]:
+        return [("dynamic", "this", published), ("bundled", "this", fixed)]
+
+    return [
+        ("OGC items limit=100, bbox, key", ab(_items("forest_plots", boxes))),
+        ("vector tiles z14", ab(_tiles("forest_plots", vt))),
+        ("raster tiles z17 PNG", ab([f"/rasters/{item}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png" for t in rt])),
+        ("STAC search", ab(["/stac/search?limit=10", "/stac/search?collections=uav_rgb&limit=5"])),
+        ("layer list (/layers)", ab(["/layers"])),
+        ("OGC items: dynamic ÷ bundled (this)", dynamic(_items("forest_plots", boxes), _items(DYNAMIC, boxes))),
+        ("vector tiles z14: dynamic ÷ bundled (this)", dynamic(_tiles("forest_plots", vt), _tiles(DYNAMIC, vt))),
+    ]
 
 
-Timings = dict[str, dict[str, list[float]]]  # workload → server → milliseconds
+Timings = dict[str, dict[str, list[float]]]  # workload → side → milliseconds
 
 
-def run(servers: list[Server], urls: dict[str, list[str]], rounds: int) -> tuple[Timings, Timings]:
-    """Every request's time, and each round's median, per workload and server."""
-    times: Timings = {w: {s.name: [] for s in servers} for w in urls}
-    per_round: Timings = {w: {s.name: [] for s in servers} for w in urls}
+def run(servers: list[Server], comparisons: list[Comparison], rounds: int) -> tuple[Timings, Timings]:
+    """Every request's time, and each round's median, per workload and side."""
+    times: Timings = {w: {label: [] for label, _, _ in sides} for w, sides in comparisons}
+    per_round: Timings = {w: {label: [] for label, _, _ in sides} for w, sides in comparisons}
     clients = {s.name: httpx.Client(base_url=s.base, headers=s.headers, timeout=60) for s in servers}
-    for workload, paths in urls.items():
-        for path in paths:  # warm-up: caches, first PROJ transformer, pygeoapi view
-            for s in servers:
-                clients[s.name].get(path).raise_for_status()
-        for r in range(rounds):
-            order = servers if r % 2 == 0 else servers[::-1]
-            got: dict[str, list[float]] = {s.name: [] for s in servers}
+    for workload, sides in comparisons:
+        for _, server, paths in sides:  # warm-up: caches, first PROJ transformer, pygeoapi view
             for path in paths:
-                for s in order:
+                clients[server].get(path).raise_for_status()
+        for r in range(rounds):
+            order = sides if r % 2 == 0 else sides[::-1]
+            got: dict[str, list[float]] = {label: [] for label, _, _ in sides}
+            for i in range(len(sides[0][2])):
+                for label, server, paths in order:
                     t = time.perf_counter()
-                    resp = clients[s.name].get(path)
+                    resp = clients[server].get(paths[i])
                     elapsed = (time.perf_counter() - t) * 1000
                     if resp.status_code != 200:
-                        sys.exit(f"{s.name} {path}: {resp.status_code} {resp.text[:300]}")
-                    got[s.name].append(elapsed)
-            for name, values in got.items():
-                times[workload][name] += values
-                per_round[workload][name].append(statistics.median(values))
+                        sys.exit(f"{label} {paths[i]}: {resp.status_code} {resp.text[:300]}")
+                    got[label].append(elapsed)
+            for label, values in got.items():
+                times[workload][label] += values
+                per_round[workload][label].append(statistics.median(values))
     for c in clients.values():
         c.close()
     return times, per_round
@@ -202,13 +233,13 @@ def main() -> None:
     print(f"\nA/B on {platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
           f"{args.rounds} rounds, {time.perf_counter() - t:.0f} s; this = {commit['this']}, "
           f"baseline = {commit['baseline']}")
-    print(f"{'workload':<34} {'this p50':>9} {'base p50':>9} {'this p90':>9} {'base p90':>9} "
-          f"{'this÷base':>10} {'rounds (min–max)':>17}")
+    print(f"{'workload':<44} {'A':>8} {'A p50':>7} {'B':>8} {'B p50':>7} {'A p90':>7} {'B p90':>7} "
+          f"{'A÷B':>6} {'rounds (min–max)':>17}")
     for workload, by in times.items():
-        a, b = by["this"], by["baseline"]
-        ratios = [x / y for x, y in zip(rounds[workload]["this"], rounds[workload]["baseline"], strict=True)]
-        print(f"{workload:<34} {statistics.median(a):9.1f} {statistics.median(b):9.1f} {_p90(a):9.1f} "
-              f"{_p90(b):9.1f} {statistics.median(a) / statistics.median(b):10.2f} "
+        (na, a), (nb, b) = by.items()
+        ratios = [x / y for x, y in zip(rounds[workload][na], rounds[workload][nb], strict=True)]
+        print(f"{workload:<44} {na:>8} {statistics.median(a):7.1f} {nb:>8} {statistics.median(b):7.1f} "
+              f"{_p90(a):7.1f} {_p90(b):7.1f} {statistics.median(a) / statistics.median(b):6.2f} "
               f"{min(ratios):8.2f}–{max(ratios):.2f}")
 
 

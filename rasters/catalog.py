@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sdi.access import Principal, visible
 from sdi.errors import InvalidInputError
-from sdi.models import RasterCollection, RasterItem
+from sdi.models import AccessLogEntry, RasterCollection, RasterItem
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -49,6 +49,18 @@ def visible_collections(engine: Engine, who: Principal) -> dict[str, RasterColle
     with Session(engine, expire_on_commit=False) as session:
         rows = session.scalars(select(RasterCollection).order_by(RasterCollection.id)).all()
     return {row.id: row for row in rows if visible(row, who)}
+
+
+def log_reads(engine: Engine, who: Principal, collections: list[RasterCollection], method: str, path: str) -> None:
+    """Write a read of each *restricted* collection among ``collections`` to the access log (the rule of
+    restricted layers), before the answer leaves."""
+    entries = [AccessLogEntry(key_id=who.key_id, key_name=who.name, layer_id=row.id[:63], action="read",
+                              method=method, path=path[:2000], status=200)
+               for row in {c.id: c for c in collections}.values() if row.access_level == "restricted"]
+    if entries:
+        with Session(engine) as session:
+            session.add_all(entries)
+            session.commit()
 
 
 def extents(engine: Engine, ids: list[str]) -> dict[str, tuple[list[float] | None, dt.datetime, dt.datetime, int]]:

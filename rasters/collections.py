@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sdi.access import Principal, changed_grants, visible
 from sdi.agencies import read_agencies
 from sdi.errors import ConflictError, InvalidInputError, NotFoundError
 from sdi.models import RasterCollection
@@ -105,4 +106,19 @@ def create_collection(engine: Engine, spec: CollectionSpec) -> RasterCollection:
             session.commit()
         except IntegrityError as exc:
             raise ConflictError(f"Đã có bộ sưu tập / a raster collection {spec.id!r} already exists") from exc
+    return row
+
+
+def share_collection(engine: Engine, collection_id: str, agency: str, permission: str | None,
+                     who: Principal | None = None) -> RasterCollection:
+    """Grant ``permission`` ("read": see it whatever its access level; "edit": also ingest into it) on the
+    collection to ``agency`` (None: take it back), as ``layers.sharing.share`` does for layers; the row
+    as it now stands. ``who`` None is the operator at the command line. A collection ``who`` may not see
+    is unknown (``NotFoundError``), like everywhere else."""
+    with Session(engine, expire_on_commit=False) as session:
+        row = session.get(RasterCollection, collection_id, with_for_update=True)  # one change at a time
+        if row is None or (who is not None and not visible(row, who)):
+            raise NotFoundError(f"Không có bộ sưu tập ảnh / no raster collection {collection_id!r}")
+        row.grants = changed_grants(row, collection_id, agency, permission, who)
+        session.commit()
     return row

@@ -45,6 +45,8 @@ class CollectionRef:
     owner: str
     access_level: str
     kind: str
+    #: the agencies the owner shared it with, {agency: "read" | "edit"} (kept out of equality and hashing)
+    grants: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def resolve(settings: Settings, href: str) -> str:
 
 def _collection(row: RasterCollection) -> CollectionRef:
     return CollectionRef(id=row.id, title_vi=row.title_vi, title_en=row.title_en, owner=row.owner,
-                         access_level=row.access_level, kind=row.kind)
+                         access_level=row.access_level, kind=row.kind, grants=dict(row.grants or {}))
 
 
 _BBOX = RasterItem.footprint.ST_Envelope().ST_AsText()  # footprint bounds, one round trip

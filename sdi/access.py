@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sdi.agencies import read_agencies
-from sdi.errors import InvalidInputError, NotFoundError
+from sdi.errors import ForbiddenError, InvalidInputError, NotFoundError
 from sdi.models import ROLES, ApiKey
 
 
@@ -69,7 +69,7 @@ ANONYMOUS = Principal()
 
 
 def _grants(layer: Protected) -> dict[str, str]:
-    """The agencies the owner shared ``layer`` with (layers carry them; raster collections do not yet)."""
+    """The agencies the owner shared ``layer`` (a layer or a raster collection) with."""
     return getattr(layer, "grants", None) or {}
 
 
@@ -89,6 +89,32 @@ def can_edit(layer: Protected, who: Principal) -> bool:
     if who.anonymous or not visible(layer, who):
         return False
     return who.role == "admin" or who.agency == layer.owner or _grants(layer).get(who.agency or "") == "edit"
+
+
+def owner_or_admin(target: Protected, target_id: str, who: Principal | None, what: str) -> None:
+    """``ForbiddenError`` unless ``who`` (None: the operator at the command line) owns ``target`` or is an admin."""
+    if who is not None and not (who.role == "admin" or who.agency == target.owner):
+        raise ForbiddenError(f"Chỉ cơ quan chủ quản hoặc quản trị / only the owning agency ({target.owner}) or an "
+                             f"admin may {what} {target_id!r}")
+
+
+def changed_grants(target: Protected, target_id: str, agency: str, permission: str | None,
+                   who: Principal | None) -> dict[str, str]:
+    """The grants of ``target`` once ``agency`` is given ``permission`` ("read" | "edit"; None: taken back),
+    after checking who asks, the agency and the permission (layers and raster collections alike)."""
+    owner_or_admin(target, target_id, who, "share")
+    agencies = read_agencies()
+    if agency not in agencies:
+        raise InvalidInputError(f"Cơ quan không rõ / unknown agency {agency[:40]!r}; known: "
+                                f"{', '.join(sorted(agencies))}")
+    if permission not in (None, "read", "edit"):
+        raise InvalidInputError(f"Quyền không rõ / unknown permission {permission!r}: read or edit")
+    if agency == target.owner:
+        raise InvalidInputError(f"{agency} là cơ quan chủ quản / {agency} owns {target_id!r} already")
+    grants = {k: v for k, v in _grants(target).items() if k != agency}
+    if permission is not None:
+        grants[agency] = permission
+    return grants
 
 
 #: the agency whose staff (with admins) run processes (forest change) and read their jobs: the rangers

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from layers.catalog import Layer
+from sdi.access import ANONYMOUS, Principal
 from sdi.settings import Settings
 
 
@@ -36,14 +37,14 @@ class Services:
 _bound = threading.local()
 
 
-def bind(services: Services, caller_label: str) -> None:
+def bind(services: Services, who: Principal) -> None:
     """Bind ``services`` and the caller to the current (worker) thread."""
-    _bound.services, _bound.caller = services, caller_label
+    _bound.services, _bound.who = services, who
 
 
-def bound[T](services: Services, caller_label: str, fn: Callable[..., T], *args: Any) -> T:
+def bound[T](services: Services, who: Principal, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` with ``services`` bound (for ``asyncio.to_thread``)."""
-    bind(services, caller_label)
+    bind(services, who)
     return fn(*args)
 
 
@@ -55,6 +56,11 @@ def current() -> Services:
     return services
 
 
+def caller() -> Principal:
+    """Who is calling (the records catalogue shows the raster collections they may see)."""
+    return getattr(_bound, "who", ANONYMOUS)
+
+
 def caller_label() -> str:
     """Who is calling, for the load log of edits."""
-    return getattr(_bound, "caller", "anonymous")
+    return caller().label

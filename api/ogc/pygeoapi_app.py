@@ -29,7 +29,8 @@ from pygeoapi.api import itemtypes
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.ogc import context, crs_cache
+from api.ogc import context, crs_cache, records
+from api.ogc.config import CATALOGUE_ID
 from api.ogc.openapi import openapi_document
 from layers.catalog import Layer
 from sdi.access import Principal
@@ -116,11 +117,15 @@ def _install_view_executor(pga: Any) -> None:
             return problem_at(404, TITLES[404], "", request.url.path)
         who: Principal = request.scope["sdi.principal"]
         services: context.Services = request.scope["sdi.services"]
+        refusal = records.refused_crs(request.query_params.get("crs")) if request.url.path.rstrip("/").endswith(
+            f"/collections/{CATALOGUE_ID}/items") else None
+        if refusal is not None:
+            return problem_at(400, TITLES[400], refusal, request.url.path)
         if api_function is core_api.openapi_:
-            await asyncio.to_thread(context.bound, services, who.label, view.ensure_openapi)
+            await asyncio.to_thread(context.bound, services, who, view.ensure_openapi)
 
         def in_worker(api: Any, api_request: Any, *a: Any) -> Any:
-            context.bind(services, who.label)
+            context.bind(services, who)
             _current.view = id(view)
             return api_function(api, api_request, *a)
 
@@ -183,6 +188,11 @@ def _fix_response(response: Response, request: Request, args: tuple) -> Response
         return problem_at(status, TITLES.get(status, "Lỗi / Error"), detail, path, code=code)
     if status == 200 and "json" in ctype and re.search(r"/collections/[^/]+/(queryables|schema)$", path):
         return _declare_geometry(response, path, request.scope["sdi.services"].catalog)
+    if status == 200 and ctype.startswith("application/json") and re.search(
+            rf"/collections(/{CATALOGUE_ID})?/?$", path):
+        body = records.declare_crs(json.loads(bytes(response.body)))
+        return Response(json.dumps(body, ensure_ascii=False).encode(), status_code=200, media_type=ctype,
+                        headers={k: v for k, v in response.headers.items() if k.lower() != "content-length"})
     if status < 300 and "/items" in path and ctype.startswith("application/json") and \
             request.query_params.get("f", "json") in ("json", "geojson"):
         response.headers["content-type"] = "application/geo+json"

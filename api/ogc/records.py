@@ -1,7 +1,9 @@
-"""OGC API – Records over the layer catalogue: ``CatalogueProvider``.
+"""OGC API – Records over the layer catalogue and the raster collections: ``CatalogueProvider``.
 
 pygeoapi's record providers are TinyDB and Elasticsearch only; the catalogue lives in PostGIS and
-is a few dozen rows, so this one is written by hand and filters in Python.
+is a few dozen rows, so this one is written by hand and filters in Python. The layers a caller may
+see come with the view (``sdi_visible``); the raster collections are read for the caller at each
+query (``rasters.catalog.visible_collections``: the one access rule, grants included).
 """
 
 from __future__ import annotations
@@ -12,7 +14,12 @@ import shapely
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from api.ogc import context
+from rasters.catalog import extents, visible_collections
+from sdi.agencies import read_agencies
+from sdi.models import RasterCollection
 from sdi.text import fold, search_terms
+
+PROVINCE_BBOX = [106.0, 21.3, 107.4, 22.5]
 
 
 class CatalogueProvider(BaseProvider):
@@ -27,6 +34,7 @@ class CatalogueProvider(BaseProvider):
             "keywords": {"type": "array", "items": {"type": "string"}},
             "keywords_en": {"type": "array", "items": {"type": "string"}}, "owner": {"type": "string"},
             "access_level": {"type": "string"}, "update_frequency": {"type": "string"},
+            "resource": {"type": "string", "enum": ["vector", "raster"]},
             "updated": {"type": "string", "format": "date-time"}, "license": {"type": "string"},
         }
 
@@ -34,8 +42,11 @@ class CatalogueProvider(BaseProvider):
         return self._fields
 
     def _records(self) -> list[dict]:
-        catalog = context.current().catalog
-        return [record(catalog[i]) for i in sorted(self.visible) if i in catalog]
+        services = context.current()
+        layers = [record(services.catalog[i]) for i in sorted(self.visible) if i in services.catalog]
+        rasters = visible_collections(services.engine, context.caller())
+        spans = extents(services.engine, list(rasters))
+        return layers + [raster_record(row, spans.get(row.id)) for row in rasters.values()]
 
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
               datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
@@ -76,7 +87,7 @@ class CatalogueProvider(BaseProvider):
 
 def record(layer: Any) -> dict:
     """One catalogue record (OGC API – Records core properties) for ``layer``."""
-    ext = layer.extent or [106.0, 21.3, 107.4, 22.5]
+    ext = layer.extent or PROVINCE_BBOX
     base = context.current().settings.base_url
     return {
         "id": layer.id,
@@ -106,12 +117,47 @@ def record(layer: Any) -> dict:
             "updated": layer.last_updated.isoformat() if layer.last_updated else None,
             "feature_count": layer.feature_count,
             "geometry_type": ",".join(layer.geometry) or None,
+            "resource": "vector",
         },
         "links": [
             {"rel": "item", "type": "application/geo+json", "title": "Đối tượng / features",
              "href": f"{base}/ogc/collections/{layer.id}/items"},
             {"rel": "describedby", "type": "application/json", "title": "Siêu dữ liệu / metadata",
              "href": f"{base}/layers/{layer.id}"},
+        ],
+    }
+
+
+def raster_record(row: RasterCollection, extent: tuple | None) -> dict:
+    """The record of a raster collection (its items are served by the STAC API)."""
+    bbox, start, end, count = extent or (None, None, None, 0)
+    agency = read_agencies().get(row.owner)
+    base = context.current().settings.base_url
+    return {
+        "id": row.id,
+        "type": "Feature",
+        "conformsTo": ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"],
+        "geometry": shapely.geometry.mapping(shapely.box(*(bbox or PROVINCE_BBOX))),
+        "properties": {
+            "type": "dataset",
+            "title": row.title_vi, "title_en": row.title_en,
+            "description": row.description_vi, "description_en": row.description_en,
+            "keywords": list(row.keywords or []), "keywords_en": [],
+            "language": {"code": "vi"},
+            "languages": [{"code": "vi"}, {"code": "en"}],
+            "owner": f"{agency.name_vi} / {agency.name_en}" if agency else row.owner,
+            "contacts": [{"organization": agency.name_vi if agency else row.owner, "roles": ["owner"]}],
+            "time": {"interval": [start.isoformat(), end.isoformat()]} if start and end else None,
+            "license": row.licence,
+            "access_level": row.access_level,
+            "item_count": count,
+            "resource": "raster",
+        },
+        "links": [
+            {"rel": "item", "type": "application/geo+json", "title": "Ảnh / items (STAC)",
+             "href": f"{base}/stac/collections/{row.id}/items"},
+            {"rel": "describedby", "type": "application/json", "title": "Bộ sưu tập STAC / STAC collection",
+             "href": f"{base}/stac/collections/{row.id}"},
         ],
     }
 
@@ -125,9 +171,33 @@ def _time(layer: Any) -> dict | None:
 
 def _text(rec: dict) -> str:
     p = rec["properties"]
-    return " ".join([rec["id"], p["title"], p["title_en"], p["description"], p["description_en"],
+    return " ".join([rec["id"], p["title"], p["title_en"] or "", p["description"] or "", p["description_en"] or "",
                      " ".join(p["keywords"]), " ".join(p["keywords_en"]), p["owner"]])
 
 
 
 
+
+
+#: The CRSs of the records: bounding boxes in lon/lat only (records are for finding data, not measuring it)
+RECORDS_CRS = ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+
+
+def declare_crs(body: dict) -> dict:
+    """Add ``crs`` and ``storageCrs`` (Features Part 2) to the record collections of a collection document or
+    list: pygeoapi 0.24 lists them for feature collections only (``api/collection.py``), while the landing
+    page claims Part 2 for the whole API, and clients that read the list (GDAL's OAPIF driver) then fail."""
+    for doc in body.get("collections", [body]):
+        if doc.get("itemType") == "record":
+            doc.setdefault("crs", RECORDS_CRS)
+            doc.setdefault("storageCrs", RECORDS_CRS[0])
+    return body
+
+
+def refused_crs(crs: str | None) -> str | None:
+    """The refusal of a ``crs`` the records are not offered in (pygeoapi ignores the parameter for
+    records, so an unsupported one would silently come back in CRS84); None when it is fine."""
+    if crs is None or crs.strip("<>") in RECORDS_CRS:
+        return None
+    return (f"Danh mục chỉ có hệ toạ độ CRS84 / the catalogue is offered in CRS84 only "
+            f"({RECORDS_CRS[0]}), not {crs[:120]!r}")

@@ -16,6 +16,7 @@ from sdi.cli.change import change_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
 from sdi.cli.maps import map_app
+from sdi.cli.rasters import rasters_app
 from sdi.cli.serve import serve
 from sdi.errors import SDIError, ValidationFailedError
 from sdi.settings import Settings
@@ -27,6 +28,7 @@ app.add_typer(layers_app, name="layers")
 users_app = typer.Typer(help="Khoá truy cập API / API keys of agency staff", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
+app.add_typer(rasters_app, name="rasters")
 app.add_typer(change_app, name="change")
 app.command()(ingest)
 app.command()(serve)

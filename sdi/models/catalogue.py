@@ -118,6 +118,8 @@ class RasterCollection(Base):
     kind: Mapped[str] = mapped_column(String(16))
     #: default band names (STAC eo common names) for files that do not name theirs
     bands: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=EMPTY_TEXT_ARRAY)
+    #: agencies the owner shared the collection with: {agency: "read" | "edit"} (as ``Layer.grants``)
+    grants: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     __table_args__ = (
         CheckConstraint(f"access_level IN {ACCESS_LEVELS}", name="raster_access_level_known"),
         CheckConstraint("kind IN ('rgb', 'multispectral', 'sentinel2', 'dem', 'categorical')",

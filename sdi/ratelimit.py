@@ -6,13 +6,16 @@ default). Each client address has a moving window per family; over it the answer
 problem+json with ``Retry-After``. Callers with a valid key are staff and are not limited (unless
 ``SDI_RATE_LIMIT_KEYED``); a wrong key is counted as anonymous (and refused by the route).
 
-The windows live in ``SDI_RATE_LIMIT_STORAGE`` (``memory://``: each worker process counts for itself,
-so with ``--workers N`` a client gets up to N times the limit; ``redis://…`` or ``memcached://…`` — with
-the library's client installed — share them).
+The windows live in ``SDI_RATE_LIMIT_STORAGE``: ``database`` (the default) in the SDI's PostgreSQL
+(``sdi.ratelimit_store``: fixed windows, one upsert per limited request, shared by every worker and
+replica, so N replicas still allow the limit once); ``memory://`` (moving windows, each worker process
+counts for itself: with ``--workers N`` a client gets up to N times the limit); ``redis://…`` or
+``memcached://…`` (with the library's client installed) shared too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -24,7 +27,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sdi import problems
 from sdi.callers import key_of
 from sdi.errors import InvalidCredentialsError
+from sdi.ratelimit_store import DatabaseStorage
 from sdi.settings import Settings
+
+DATABASE = "database"  # SDI_RATE_LIMIT_STORAGE: the SDI's PostgreSQL
 
 #: the route families, matched on the path in order (the first that matches)
 FAMILIES: list[tuple[str, re.Pattern[str]]] = [
@@ -49,7 +55,14 @@ class RateLimits:
         self.app = app
         self.items: dict[str, RateLimitItem] = {f: parse(v) for f, v in settings.rate_limits.items()}
         self.keyed = settings.rate_limit_keyed
-        self.limiter = strategies.MovingWindowRateLimiter(storage.storage_from_string(settings.rate_limit_storage))
+        self.shared = settings.rate_limit_storage == DATABASE
+        self.limiter: strategies.RateLimiter | None = None if self.shared else strategies.MovingWindowRateLimiter(
+            storage.storage_from_string(settings.rate_limit_storage))
+
+    def _limiter(self, scope: Scope) -> strategies.RateLimiter:
+        if self.limiter is None:  # the database's engine exists once the application has started
+            self.limiter = strategies.FixedWindowRateLimiter(DatabaseStorage(scope["app"].state.engine))
+        return self.limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.items:
@@ -62,10 +75,16 @@ class RateLimits:
             return
         family = family_of(path)
         client = (scope.get("client") or ("unknown", 0))[0]
-        if self.limiter.hit(item, family, client):
+        limiter = self._limiter(scope)
+        # the database's counters are a round trip: off the event loop, as every query of the server
+        allowed = await asyncio.to_thread(limiter.hit, item, family, client) if self.shared else \
+            limiter.hit(item, family, client)
+        if allowed:
             await self.app(scope, receive, send)
             return
-        reset = self.limiter.get_window_stats(item, family, client).reset_time
+        stats = await asyncio.to_thread(limiter.get_window_stats, item, family, client) if self.shared else \
+            limiter.get_window_stats(item, family, client)
+        reset = stats.reset_time
         wait = max(1, math.ceil(reset - time.time()))
         limit = str(item)  # "600 per 1 minute"
         response = problems.problem_at(

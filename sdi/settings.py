@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     rate_limits: dict[str, str] = {"tiles": "1200/minute", "ogc_items": "300/minute", "stac_search": "120/minute"}
     #: keyed callers (staff) are limited too
     rate_limit_keyed: bool = False
-    #: where the windows are counted: memory:// (per worker process), or redis://… / memcached://… (shared)
-    rate_limit_storage: str = "memory://"
+    #: where the windows are counted: database (the SDI's PostgreSQL, shared by workers and replicas),
+    #: memory:// (per worker process), or redis://… / memcached://… (shared)
+    rate_limit_storage: str = "database"
     #: on SIGTERM, requests in flight get this long to finish (uvicorn's timeout_graceful_shutdown)
     graceful_timeout_s: int = Field(default=30, gt=0)
     #: uvicorn worker processes of ``sdi serve`` (``--workers``); metrics are merged across them

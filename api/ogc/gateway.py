@@ -21,6 +21,7 @@ import asyncio
 import logging
 import re
 import threading
+from collections import OrderedDict
 
 from pygeoapi.api import API
 from sqlalchemy import Engine
@@ -44,6 +45,9 @@ from sdi.settings import Settings
 logger = logging.getLogger(__name__)
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+#: views kept per (layers seen, layers editable, link base): the base comes from the request's ``Host``,
+#: which a client chooses, so the cache is bounded (least recently used dropped)
+MAX_VIEWS = 64
 _COLLECTION = re.compile(r"^/collections/([^/]+)(/.*)?$")
 problem = problems.problem_at  # the gateway answers from ASGI scopes: problems name their path
 
@@ -53,7 +57,7 @@ class OGCGateway:
 
     def __init__(self, settings: Settings, engine: Engine, door: Door[Layer]) -> None:
         self.settings, self.engine, self.door = settings, engine, door
-        self._views: dict[tuple[frozenset[str], frozenset[str]], View] = {}
+        self._views: OrderedDict[tuple[frozenset[str], frozenset[str], str], View] = OrderedDict()
         self._lock = threading.Lock()
         self.services = context.Services(engine, settings, {})
         door.on_change(self._catalog_changed)
@@ -66,22 +70,37 @@ class OGCGateway:
 
     def _catalog_changed(self, catalog: dict[str, Layer]) -> None:
         with self._lock:
-            self._views = {}
+            self._views = OrderedDict()
             self.services = context.Services(self.engine, self.settings, catalog)
         pygeoapi_app.clear_config_cache()
 
-    def view_for(self, who: Principal) -> View:
+    def view_for(self, who: Principal, base: str | None = None) -> View:
+        """The pygeoapi API for what ``who`` may see and edit, writing its links under ``base`` (the
+        address the request came to, see ``Settings.link_base``; default: ``Settings.base_url``).
+
+        pygeoapi writes every link from its configured ``server.url``, read once when its ``API`` is
+        built; an API per base (not a per-request change of a shared one, which threads would race on)
+        makes its links name the address the client used, as the FastAPI routes do."""
         self.door.refresh()
         services = self.services
         catalog = services.catalog
         seen = frozenset(self.door.visible_layers(who))
         edits = frozenset(i for i in seen if can_edit(catalog[i], who))
-        key = (seen, edits)
-        view = self._views.get(key)
-        if view is None:
-            config = pygeoapi_config(catalog, self.settings, self.database, seen, edits)
-            view = View(api=API(config, {}, {}), config=config, visible=seen, editable=edits)
-            self._views[key] = view
+        base = (base or self.settings.base_url).rstrip("/")
+        key = (seen, edits, base)
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+                return view
+        settings = self.settings if base == self.settings.base_url else self.settings.model_copy(
+            update={"public_url": base})
+        config = pygeoapi_config(catalog, settings, self.database, seen, edits)
+        view = View(api=API(config, {}, {}), config=config, visible=seen, editable=edits)
+        with self._lock:
+            view = self._views.setdefault(key, view)
+            while len(self._views) > MAX_VIEWS:
+                self._views.popitem(last=False)
         return view
 
     # --- the door ----------------------------------------------------------------------------
@@ -98,7 +117,7 @@ class OGCGateway:
         except InvalidCredentialsError as exc:
             await problems.answer(exc, scope["path"])(scope, receive, send)
             return
-        view = await asyncio.to_thread(self.view_for, who)
+        view = await asyncio.to_thread(self.view_for, who, self.settings.link_base(str(request.base_url)))
         match = _COLLECTION.match(path)
         collection = match.group(1) if match else None
         if collection is not None and collection != CATALOGUE_ID and collection not in view.visible:

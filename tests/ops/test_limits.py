@@ -44,6 +44,14 @@ def test_a_query_over_the_limit_is_a_clear_503_and_the_rest_go_on(settings, seed
         assert c.get("/ogc/collections/border_gates/items?limit=1").status_code == 200
 
 
+@pytest.fixture(autouse=True)
+def fresh_windows(engine):
+    """The default store is the database's (shared by every app and server of the run): each test
+    starts with no windows counted."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM rate_limit_windows"))
+
+
 def _limited(settings, **limits: str):
     return settings.model_copy(update={"rate_limits": limits})
 

@@ -51,7 +51,8 @@ def parse_every(every: str | None) -> int | None:
     if every is None or not every.strip():
         return None
     try:
-        seconds = int(pd.Timedelta(every.strip()).total_seconds())
+        # pandas reads the interval; its day unit is now spelled "D", operators write "1d"
+        seconds = int(pd.Timedelta(re.sub(r"(?<=\d)d$", "D", every.strip())).total_seconds())
     except ValueError as exc:
         raise InvalidInputError(f"Chu kỳ không hợp lệ / {every!r} is not an interval such as 1d, 6h or 30min") from exc
     if seconds < 60:
@@ -213,16 +214,16 @@ def run_due(engine: Engine, settings: Any) -> list[dict]:
 
 def list_sources(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(select(HarvestSource).order_by(HarvestSource.id)).scalars().all()
-    return [_as_dict(r) for r in rows]
+        rows = conn.execute(select(HarvestSource.__table__).order_by(HarvestSource.id)).mappings().all()
+    return [dict(r) for r in rows]
 
 
 def get_source(engine: Engine, source_id: str) -> dict:
     with engine.connect() as conn:
-        row = conn.execute(select(HarvestSource).where(HarvestSource.id == source_id)).scalars().first()
+        row = conn.execute(select(HarvestSource.__table__).where(HarvestSource.id == source_id)).mappings().first()
     if row is None:
         raise NotFoundError(f"Không có nguồn thu thập / no harvest source {source_id!r}")
-    return _as_dict(row)
+    return dict(row)
 
 
 def remove_source(engine: Engine, source_id: str, *, keep_layers: bool = False) -> list[str]:
@@ -239,10 +240,4 @@ def remove_source(engine: Engine, source_id: str, *, keep_layers: bool = False) 
             except NotFoundError:
                 pass  # already unpublished by hand
     return removed
-
-
-def _as_dict(row: HarvestSource) -> dict:
-    return {c: getattr(row, c) for c in ("id", "url", "kind", "agency", "access_level", "collections", "layers",
-                                         "every_s", "next_due", "last_run", "last_error", "status", "created_by",
-                                         "created_at")}
 

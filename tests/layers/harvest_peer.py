@@ -83,7 +83,8 @@ def start_peer(folder: Path, sites: list[tuple[str, str, float, float]] = SITES)
     (folder / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     (folder / "openapi.json").write_text("{}", encoding="utf-8")
     log = folder / "peer.log"
-    env = {**os.environ, "PYGEOAPI_CONFIG": str(folder / "config.yml"), "PYGEOAPI_OPENAPI": str(folder / "openapi.json")}
+    env = {**os.environ, "PYGEOAPI_CONFIG": str(folder / "config.yml"),
+           "PYGEOAPI_OPENAPI": str(folder / "openapi.json")}  # a JSON document is served as it is: "{}" will do
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "pygeoapi.starlette_app:APP", "--host", "127.0.0.1",
                                  "--port", str(port), "--log-level", "warning"], env=env, stdout=out,

@@ -7,19 +7,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from tests.layers.harvest_peer import SITES, start_peer
+from tests.layers.harvest_peer import SITES, forget_harvests, start_peer
 
 
 @pytest.fixture()
 def client(settings, seeded, engine):
     with TestClient(create_app(settings.model_copy(update={"harvest_allow_hosts": ["127.0.0.1"]}))) as c:
         yield c
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM harvest_sources"))
-        conn.execute(text("DELETE FROM layers WHERE id LIKE 'hv\\_%'"))
-        for (table,) in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'published' "
-                                          "AND tablename LIKE 'hv\\_%'")):
-            conn.execute(text(f'DROP TABLE published."{table}"'))  # names from the catalogue, hv_ only
+    forget_harvests(engine)
 
 
 @pytest.fixture()

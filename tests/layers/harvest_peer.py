@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from sqlalchemy import Engine, text
 
 from tests.conftest import free_port
 
@@ -102,3 +103,14 @@ def start_peer(folder: Path, sites: list[tuple[str, str, float, float]] = SITES)
             peer.stop()
             raise RuntimeError(f"pygeoapi did not start: {log.read_text(errors='replace')}")
         time.sleep(0.3)
+
+
+def forget_harvests(engine: Engine) -> None:
+    """Remove every source and every ``hv_`` layer the tests made (published, and in the trash)."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM harvest_sources"))
+        conn.execute(text("DELETE FROM layers WHERE id LIKE 'hv\\_%'"))
+        conn.execute(text("DELETE FROM layer_trash WHERE layer_id LIKE 'hv\\_%'"))
+        for schema, table in conn.execute(text("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN "
+                                                "('published', 'trash') AND tablename LIKE 'hv\\_%'")):
+            conn.execute(text(f'DROP TABLE "{schema}"."{table}"'))  # names from pg_tables, hv_ only

@@ -7,17 +7,20 @@ bad sources → a clear Vietnamese + English refusal and nothing created.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
 import pyogrio
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from layers.catalog import load_catalog
 from layers.harvest import add_source, list_sources, remove_source, run_due, run_source
+from sdi.cli import app
 from sdi.errors import ConflictError, InvalidInputError, NotFoundError
-from tests.layers.harvest_peer import SITES, start_peer
+from tests.layers.harvest_peer import SITES, forget_harvests, start_peer
 
 SOURCE = "peer"
 LAYER = "hv_peer_diem_du_lich"
@@ -39,12 +42,7 @@ def peer(tmp_path):
 @pytest.fixture()
 def cleanup(engine):
     yield
-    with engine.begin() as conn:
-        conn.execute(text("DELETE FROM harvest_sources"))
-        conn.execute(text("DELETE FROM layers WHERE id LIKE 'hv\\_%'"))
-        for (table,) in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'published' "
-                                          "AND tablename LIKE 'hv\\_%'")):
-            conn.execute(text(f'DROP TABLE published."{table}"'))  # names from the catalogue, hv_ only
+    forget_harvests(engine)
 
 
 def names(engine) -> set[str]:
@@ -159,3 +157,26 @@ def test_features_outside_the_province_refused_and_nothing_created(engine, seede
     with pytest.raises(Exception, match="(?i)province|tỉnh"):
         add_source(engine, allowed, peer.url, agency="skhcn")
     assert state(engine) == before
+
+
+def test_cli_add_list_run_remove(settings, seeded, engine, peer, cleanup):
+    runner = CliRunner()
+    env = {"SDI_DATABASE_URL": settings.database_url, "SDI_HARVEST_ALLOW_HOSTS": '["127.0.0.1"]', "COLUMNS": "250"}
+    refused = runner.invoke(app, ["harvest", "add", peer.url, "--agency", "skhcn"],
+                            env={**env, "SDI_HARVEST_ALLOW_HOSTS": "[]"})
+    assert refused.exit_code != 0 and "SDI_HARVEST_ALLOW_HOSTS" in str(refused.exception)
+    added = runner.invoke(app, ["harvest", "add", peer.url, "--agency", "skhcn", "--id", "peer",
+                                "--collections", "diem_du_lich", "--every", "1d"], env=env)
+    assert added.exit_code == 0, added.output
+    assert LAYER in added.output
+    listed = json.loads(runner.invoke(app, ["harvest", "list", "--json"], env=env).output)
+    assert [(s["id"], s["every_s"]) for s in listed] == [("peer", 86400)]
+    assert runner.invoke(app, ["harvest", "run", "peer"], env=env).exit_code == 0
+    peer.stop()
+    down = runner.invoke(app, ["harvest", "run", "--due"], env=env)
+    assert down.exit_code == 0 and "peer" not in down.output  # not due for a day: not run
+    failed = runner.invoke(app, ["harvest", "run", "peer"], env=env)
+    assert failed.exit_code == 1 and "could not read" in failed.output
+    assert names(engine) == {name for _, name, _, _ in SITES}
+    removed = runner.invoke(app, ["harvest", "remove", "peer"], env=env)
+    assert removed.exit_code == 0 and LAYER in removed.output

@@ -19,6 +19,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.agencies import router as agencies_router
 from api.change_reports import router as change_reports_router
+from api.harvest import router as harvest_router
 from api.layers import router as layers_router
 from api.ogc.config import OGC_PATH
 from api.ogc.lazy import LazyGateway
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _routes(app)
     app.include_router(ops_router)  # /health, /ready, /metrics
     app.include_router(layers_router)  # POST /layers (publishing)
+    app.include_router(harvest_router)  # /harvest/sources (admins)
     app.include_router(agencies_router)  # GET /agencies (the upload form's sharing list)
     app.include_router(qgis_router)
     app.include_router(stac_router)

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     #: tcp://dask-scheduler:8786: its workers compute the windows, reading the rasters themselves
     #: (same paths or S3 store); unset: the local cores (threads)
     dask_scheduler: str | None = None
+    #: hosts a harvest source may be on although they resolve to loopback or private addresses (SSRF guard
+    #: of ``layers.harvest_fetch``), e.g. '["gis.internal.langson.gov.vn", "10.0.0.5"]'; empty: public hosts only
+    harvest_allow_hosts: list[str] = []
+    #: a harvest source's requests give up after this long (the previous copy stays served)
+    harvest_timeout_s: int = Field(default=60, gt=0)
     forest_sample_target: int = Field(default=40_000, ge=0)
     forest_sample_seed: int = 2026
 

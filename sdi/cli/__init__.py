@@ -13,6 +13,7 @@ from rich.table import Table
 from sdi import logs
 from sdi.cli.backup import backup, restore
 from sdi.cli.change import change_app
+from sdi.cli.harvest import harvest_app
 from sdi.cli.ingest import ingest
 from sdi.cli.layers import layers_app, print_report
 from sdi.cli.maps import map_app
@@ -30,6 +31,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(map_app, name="map")
 app.add_typer(rasters_app, name="rasters")
 app.add_typer(change_app, name="change")
+app.add_typer(harvest_app, name="harvest")
 app.command()(ingest)
 app.command()(serve)
 app.command()(backup)

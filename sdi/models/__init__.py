@@ -4,8 +4,9 @@ Storage CRS is EPSG:4326 (lon/lat) everywhere; areas are computed by the databas
 the province's own projection, VN-2000 / TM-3 107°15′ (EPSG:9215).
 
 By domain: ``base`` (the declarative base, CRS, column helpers), ``catalogue`` (layers, their
-loads, raster collections and items), ``vector`` (the tables served as layers), ``keys`` (API keys,
-the access log), ``shared`` (OGC process jobs, rendered change reports: what replicas share).
+loads, raster collections and items), ``vector`` (the tables served as layers), ``harvest``
+(harvested services), ``keys`` (API keys, the access log), ``shared`` (OGC process jobs, rendered
+change reports: what replicas share).
 Importing this package registers every table on ``Base.metadata``.
 """
 
@@ -18,6 +19,7 @@ from sdi.models.catalogue import (
     RasterCollection,
     RasterItem,
 )
+from sdi.models.harvest import HarvestSource
 from sdi.models.keys import ROLES, AccessLogEntry, ApiKey
 from sdi.models.shared import CachedReport, ProcessJob
 from sdi.models.vector import (
@@ -38,7 +40,7 @@ from sdi.models.vector import (
 __all__ = [
     "ACCESS_LEVELS", "AREA_SRID", "ROLES", "STORAGE_SRID",
     "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "CachedReport",
-    "ChangeEvent", "ForestPlot", "IndustrialPark", "LayerRecord", "LayerTrash", "LoadRecord", "PilotSite",
-    "PointOfInterest", "Problem", "ProcessJob",
+    "ChangeEvent", "ForestPlot", "HarvestSource", "IndustrialPark", "LayerRecord", "LayerTrash", "LoadRecord",
+    "PilotSite", "PointOfInterest", "Problem", "ProcessJob",
     "RasterCollection", "RasterItem", "River", "TransportLine",
 ]

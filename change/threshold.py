@@ -52,7 +52,10 @@ def structure_veto(mask: np.ndarray, after_tex: np.ndarray, before_tex: np.ndarr
         np.bincount(labels.ravel(), minlength=n + 1), 1)
     edge_only = share < MIN_INNER_SHARE
     edge_only[0] = False
-    lost = inner & (after_tex < kept_share * before_tex)
+    # a seed is where most of the texture window lost its structure, not a lone pixel (sensor noise, a
+    # crown's shadow that moved): the lost share, averaged over the window's σ, above one half
+    lost = ndimage.gaussian_filter((after_tex < kept_share * before_tex).astype("float32"), radius_px / 3) > 0.5
+    lost &= inner
     return mask & (edge_only[labels] | ndimage.binary_dilation(lost, selem))
 
 

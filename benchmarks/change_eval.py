@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from change.eval_pairs import eval_set  # noqa: E402
+from change.eval_pairs import SEED_SETS, eval_set  # noqa: E402
 from change.evaluate import false_alarms, run_pair, summary  # noqa: E402
 from change.synthetic import landsat_pair, synthetic_pair  # noqa: E402
 
@@ -39,6 +39,8 @@ from change.synthetic import landsat_pair, synthetic_pair  # noqa: E402
 def training(folder: Path, n: int) -> list:
     out = [synthetic_pair(folder, 100 + i, "uav") for i in range(n)]
     out += [synthetic_pair(folder, 200 + i, "s2") for i in range(max(1, n * 6 // 10))]
+    # fields and paddies green on the first date, harvested or flooded on the second (not forest loss)
+    out += [synthetic_pair(folder, 250 + i, "s2", crops=True) for i in range(max(1, n * 3 // 10))]
     half = max(1, n * 3 // 10)
     out += [landsat_pair(folder, 300 + i, "rondonia") for i in range(half)]
     out += [landsat_pair(folder, 400 + i, "raleigh") for i in range(half)]
@@ -55,12 +57,15 @@ def main() -> None:
     parser.add_argument("--pairs-per-kind", type=int, default=10, help="training UAV pairs (10 m: as many)")
     parser.add_argument("--quick", action="store_true", help="the small independent set of the test suite")
     parser.add_argument("--json", type=Path, help="write the scores here")
+    parser.add_argument("--seeds", default="v1", choices=sorted(SEED_SETS), help="seed set of the evaluation")
+    parser.add_argument("--no-training", action="store_true", help="the independent set only")
+    parser.add_argument("--training-only", action="store_true", help="the training set only")
     args = parser.parse_args()
     report: dict = {"training": {}, "evaluation": {}, "no_change": []}
     with tempfile.TemporaryDirectory(prefix="change-eval-") as tmp:
         started = time.perf_counter()
-        train = [] if args.quick else training(Path(tmp) / "train", args.pairs_per_kind)
-        evaluation = eval_set(Path(tmp) / "eval", quick=args.quick)
+        train = [] if args.quick or args.no_training else training(Path(tmp) / "train", args.pairs_per_kind)
+        evaluation = [] if args.training_only else eval_set(Path(tmp) / "eval", quick=args.quick, seeds=args.seeds)
         print(f"generation {time.perf_counter() - started:.0f} s", flush=True)
         scores = {"train": [], "eval": []}
         for group, pairs in (("train", train), ("eval", evaluation)):

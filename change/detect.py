@@ -41,7 +41,16 @@ from skimage.filters import apply_hysteresis_threshold
 from skimage.morphology import disk, remove_small_holes
 
 from change.errors import ChangeInputError
-from change.features import TEXTURE_SIGMA_M, Fit, band_names, date_features, is_uav, scores
+from change.features import (
+    TEXTURE_SIGMA_M,
+    Fit,
+    band_names,
+    date_features,
+    first_forest_index,
+    forest_mask_note,
+    is_uav,
+    scores,
+)
 from change.grid import (
     AREA_EPSG,
     Grid,
@@ -58,7 +67,7 @@ from change.polygons import Event, Mosaic, Piece, pieces_of
 from change.radiometry import band_fits, block_means, robust_fit
 from change.reading import is_reflectance
 from change.registration import Registration, register
-from change.threshold import FOREST_BOUNDS, STRUCTURE_KEPT, choose, otsu
+from change.threshold import FOREST_BOUNDS, STRUCTURE_KEPT, choose, otsu, structure_veto
 
 __all__ = ["AREA_EPSG", "Event", "Grid", "Params", "Result", "Source", "change_mask", "common_grid", "detect",
            "file_source", "index_kind", "robust_fit", "roles_from_file"]
@@ -155,7 +164,7 @@ def _sample_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
     # min/max filters commute with a positive linear map: keep the raw filtered before values
     i1 = s.before.index
     out = {"i1": sub(i1), "i2": sub(s.after.index),
-           "f1": sub(ndimage.maximum_filter(np.where(s.before.valid, i1, -np.inf), size=size)),
+           "f1": sub(first_forest_index(s.before, grid, params.tolerance_px)),
            "lo": sub(ndimage.minimum_filter(np.where(s.before.valid, i1, np.inf), size=size)),
            "hi": sub(ndimage.maximum_filter(np.where(s.before.valid, i1, -np.inf), size=size)),
            "n_valid": np.array([valid.sum()]), "n_all": np.array([valid.size])}
@@ -185,12 +194,16 @@ def _detect_task(before: Source, after: Source, grid: Grid, win: Window, kind: s
         if selem is not None:
             mask = ndimage.binary_opening(mask, selem)
         mask = remove_small_holes(mask, max_size=max(4, 4 * params.tolerance_px ** 2))
-        mask = mask[core] & s.valid[core]
-        open_bottom = win.row_off + win.height < grid.height
         texture = inner = None
         if name == "loss" and s.texture is not None:  # interior: the texture window (3 σ) inside the area
-            inner = ndimage.binary_erosion(mask, disk(max(1, round(3 * TEXTURE_SIGMA_M / grid.res))))
+            radius = max(1, round(3 * TEXTURE_SIGMA_M / grid.res))
+            mask = structure_veto(mask, s.texture[0], s.texture[1], params.structure_kept, radius)
+            inner = ndimage.binary_erosion(mask, disk(radius))[core]
             texture = (s.texture[0][core], s.texture[1][core])
+        mask = mask[core] & s.valid[core]
+        if inner is not None:
+            inner &= mask
+        open_bottom = win.row_off + win.height < grid.height
         pieces += pieces_of(name, mask, score[core], t, transform, open_bottom, texture, inner)
     core_valid = s.valid[core]
     return pieces, int(core_valid.sum()), int(core_valid.size - core_valid.sum())
@@ -255,7 +268,7 @@ def detect(before: Source, after: Source, params: Params | None = None, *, execu
     notes = [f"co-registration / đăng ký ảnh: dx {reg.dx_px:+.2f} px, dy {reg.dy_px:+.2f} px "
              f"({reg.windows} of {reg.tried} windows agree; dates correlate {reg.correlation:.2f})",
              f"forest of the first date / rừng ngày đầu: {kind.upper()} > {choice.fit.forest:.3f} "
-             f"({choice.forest_share:.0%} of the sample)"]
+             f"({choice.forest_share:.0%} of the sample); {forest_mask_note(before, grid)}"]
     return Result(before=before, after=after, grid=grid, index=kind, normalisation=choice.fit.index,
                   thresholds=choice.thresholds, sigma=choice.sigma, events=kept, valid_pixels=valid,
                   masked_pixels=masked, seconds=time.perf_counter() - started, mmu_ha=mmu, notes=notes,

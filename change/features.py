@@ -30,6 +30,32 @@ INDEX_SIGMA_M = 0.6
 TEXTURE_PRESMOOTH_M, TEXTURE_SIGMA_M = 0.25, 1.5
 #: floor under brightness before the log: 0.5 % reflectance, the noise of a dark gap
 DARK_FLOOR = 0.005
+#: satellites, first date: green reflectance above which a green surface is a crop or paddy, not forest.
+#: A closed canopy is dark in the visible (crowns shade each other, light is trapped between them): L2A
+#: B03 of broadleaf and evergreen forest 0.03–0.06. A green crop at full cover (rice, maize, vegetables)
+#: is a flat sunlit leaf layer: B03 0.08–0.12 at the same or higher NDVI. The split between the two
+CROP_GREEN = 0.075
+#: σ (px) of the smoothing of green before that test: a 10 m pixel's noise, not a field, is averaged out
+CROP_SMOOTH_PX = 1.0
+
+
+def forest_mask_note(before: Source, grid: Grid) -> str:
+    """Which first-date forest mask the detector used (stated in the result)."""
+    if not is_uav(grid) and "green" in before.roles:
+        return (f"mask: derived from the first date, index split and green < {CROP_GREEN} (crops and paddies "
+                f"left out) / mặt nạ rừng từ ảnh ngày đầu, loại ruộng lúa và hoa màu (lục < {CROP_GREEN})")
+    return "mask: derived from the first date, index split / mặt nạ rừng từ chỉ số ảnh ngày đầu"
+
+
+def first_forest_index(fb: DateFeatures, grid: Grid, tolerance_px: int) -> np.ndarray:
+    """The first date's index where forest may be, kept through the misregistration tolerance (an edge may
+    move); ``-inf`` where the first date cannot be forest: no data, or (satellites, reflectance with a green
+    band) a bright green crop or paddy (``CROP_GREEN``)."""
+    possible = fb.valid
+    green = fb.bands.get("green")
+    if not is_uav(grid) and green is not None:
+        possible = possible & (smooth(green, fb.valid, CROP_SMOOTH_PX) < CROP_GREEN)
+    return ndimage.maximum_filter(np.where(possible, fb.index, -np.inf), size=2 * tolerance_px + 1)
 
 
 def is_uav(grid: Grid) -> bool:
@@ -146,8 +172,7 @@ def scores(before: Source, after: Source, grid: Grid, win: Window, kind: str, to
     hi = ndimage.maximum_filter(np.where(vb, nb, -np.inf), size=size)
     gain = np.where(valid & np.isfinite(hi), fa.index - hi, 0.0).astype("float32")
     loss = np.where(valid & np.isfinite(lo), lo - fa.index, 0.0).astype("float32")
-    # forest of the first date, kept through the misregistration tolerance (an edge may move)
-    forest = ndimage.maximum_filter(np.where(vb, fb.index, -np.inf), size=size) > fit.forest
+    forest = first_forest_index(fb, grid, tolerance_px) > fit.forest
     bare = fa.index < fit.bare
     texture = None
     if fb.texture is not None:  # the second date's and the first's (normalised) crown texture

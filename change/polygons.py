@@ -13,11 +13,11 @@ from rasterio.transform import Affine
 from scipy import ndimage
 
 from change.grid import AREA_EPSG
+from change.threshold import MIN_INNER_SHARE
 
 #: an area whose interior kept ``structure_kept`` of the first date's crown texture (``change.threshold``)
 #: is leaf-off / dry-season canopy, not a clearing; judged only when the interior is a fair part of the
-#: area: a trail or a small clearing is all edge, and at its edge the texture window sees the forest
-MIN_INNER_SHARE = 0.25
+#: area (``change.threshold.MIN_INNER_SHARE``)
 
 
 @dataclass

@@ -27,7 +27,7 @@ import rasterio
 import shapely
 from pyproj import Transformer
 from rasterio.enums import Resampling
-from rasterio.features import rasterize
+from rasterio.features import rasterize, shapes
 from rasterio.transform import Affine, from_origin
 from scipy import ndimage
 
@@ -44,6 +44,11 @@ SOIL = np.array([0.12, 0.16, 0.21, 0.27])
 GRASS = np.array([0.04, 0.09, 0.06, 0.30])
 TRACK = np.array([0.15, 0.17, 0.19, 0.22])
 BARK = np.array([0.07, 0.08, 0.09, 0.18])  # leafless crowns: bark and twigs
+#: a green crop at full cover (rice before heading, maize): a flat, sunlit, leaf-dense surface, brighter than
+#: a canopy in green and NIR (no crown shadows), NDVI as high as a forest's
+CROP = np.array([0.035, 0.095, 0.045, 0.42])
+#: the same field later in the season: harvested stubble over wet soil or a flooded paddy
+STUBBLE = np.array([0.07, 0.085, 0.095, 0.15])
 
 
 @dataclass
@@ -141,8 +146,9 @@ def _cloud(rng: np.random.Generator, size: int, shape: tuple[int, int]) -> tuple
     return cloud, shadow
 
 
-def _scene(rng: np.random.Generator, size: int, crown_px: float, res: float) -> np.ndarray:
-    """Bands × size × size reflectance of forest with crowns, grass patches and a track."""
+def _scene(rng: np.random.Generator, size: int, crown_px: float, res: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bands × size × size reflectance of forest with crowns, grass patches and a track; and where the
+    scene is not forest (grass, track)."""
     crowns = _field(rng, (size, size), crown_px / 2)
     fine = _field(rng, (size, size), max(crown_px / 8, 0.7))
     shade = np.clip(0.85 + 0.18 * crowns + 0.05 * fine, 0.45, 1.2)  # gaps between crowns are darker
@@ -159,11 +165,33 @@ def _scene(rng: np.random.Generator, size: int, crown_px: float, res: float) -> 
     a, off = rng.uniform(0.2, 1.3), rng.uniform(0.2, 0.8) * size
     track = np.abs((yy - off) - math.tan(a - 0.75) * (xx - size / 2)) < max(2, 4 / res)
     img[:, track] = TRACK[:, None]
-    return img.astype("float32")
+    return img.astype("float32"), grass | track
+
+
+def _crops(seed: int, img: np.ndarray, loss: np.ndarray, res: float) -> np.ndarray:
+    """Fields (rice paddies, maize) in a valley bottom: rectangles 40–150 m, each at its own growth stage,
+    green on the first date (written into ``img``); returned mask: where the second date has them
+    harvested or flooded. A separate generator (``seed`` + 7777): the pair's other draws are unchanged."""
+    rng = np.random.default_rng(seed + 7777)
+    size = img.shape[1]
+    yy, xx = np.mgrid[0:size, 0:size].astype("float32")
+    a, off = rng.uniform(-0.6, 0.6), rng.uniform(0.25, 0.75) * size  # the valley: a band across the scene
+    valley = np.abs((yy - off) - math.tan(a) * (xx - size / 2)) < size * rng.uniform(0.08, 0.15)
+    fields = np.zeros((size, size), dtype=bool)
+    for _ in range(int(rng.integers(15, 40))):
+        w, h = rng.uniform(40, 150, 2) / res
+        x0, y0 = rng.uniform(0, size - w), rng.uniform(0, size - h)
+        box = (xx >= x0) & (xx < x0 + w) & (yy >= y0) & (yy < y0 + h) & valley & ~loss
+        stage = rng.uniform(0.85, 1.1)  # fields planted on different days
+        for band in range(4):
+            img[band][box] = CROP[band] * (stage if band == 3 else 2 - stage)
+        fields |= box
+    return fields
 
 
 def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, bare: np.ndarray,
-                 cloud: bool, leaf_off: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                 cloud: bool, leaf_off: float = 0.0, fields: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """The after date: clearings, season, illumination, haze, noise, cloud + shadow; and the cloudy mask.
     ``leaf_off``: share of the canopy in deciduous stands that are leafless (bark and twigs: the crowns'
     shading stays, their colour turns grey-brown; at 10 m a leafless stand still mixes evergreen and
@@ -178,6 +206,9 @@ def _second_date(rng: np.random.Generator, img: np.ndarray, loss: np.ndarray, ba
         ratio = 1 - mix + mix * BARK / CANOPY
         for band in range(4):
             out[band][decid] *= ratio[band]
+    if fields is not None:  # the season moved on: harvested or flooded (not forest loss: no forest there)
+        for band in range(4):
+            out[band][fields] = STUBBLE[band]
     texture = 1 + 0.12 * _field(rng, size, 3)
     slash = rng.uniform(0, 0.35)  # some clearings keep slash / residues
     for band in range(4):
@@ -244,8 +275,6 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
     hid = hidden[margin + dy:margin + dy + size, margin + dx:margin + dx + size]
     excluded = None
     if hid.any():
-        from rasterio.features import shapes
-
         polys = [shapely.geometry.shape(g) for g, v in shapes(hid.astype("uint8"), mask=hid, transform=transform)]
         excluded = shapely.unary_union(polys).buffer(3 * res)
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,9 +285,9 @@ def _finish(name: str, kind: str, folder: Path, before: np.ndarray, after: np.nd
 
 
 def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None = None,
-                   cloud: bool | None = None, leaf_off: float | None = None) -> Pair:
+                   cloud: bool | None = None, leaf_off: float | None = None, crops: bool = False) -> Pair:
     """A synthetic pair: ``kind`` ``uav`` (5–10 cm RGB), ``uav_ms`` (5–10 cm float32 reflectance, blue, green,
-    red, NIR) or ``s2`` (10 m, 4 bands)."""
+    red, NIR) or ``s2`` (10 m, 4 bands); ``crops``: fields green on the first date, harvested on the second."""
     rng = np.random.default_rng(seed)
     if kind.startswith("uav"):
         res = float(rng.choice([0.05, 0.08, 0.10]))
@@ -271,18 +300,31 @@ def synthetic_pair(folder: Path, seed: int, kind: str = "s2", size: int | None =
         res, size, mmu, epsg, crown = 10.0, size or 600, 0.5, 32648, 1.2
     margin = 8
     full = size + 2 * margin
-    before = _scene(rng, full, crown, res)
+    before, open_land = _scene(rng, full, crown, res)
     geoms = _shapes(rng, size, res, mmu, int(rng.integers(4, 9)))
     geoms = [shapely.affinity.translate(g, margin, margin) for g in geoms]
     loss = _burn(geoms, full)
+    fields = _crops(seed, before, loss, res) if crops else None
+    truth = _forest_part(geoms, open_land)
     after, hidden = _second_date(rng, before, loss, SOIL * rng.uniform(0.8, 1.2),
                                  cloud if cloud is not None else bool(seed % 2),
-                                 leaf_off if leaf_off is not None else (0.3 if seed % 3 == 0 else 0.0))
+                                 leaf_off if leaf_off is not None else (0.3 if seed % 3 == 0 else 0.0), fields)
     shift = (int(rng.integers(-3, 4)), int(rng.integers(-3, 4)))
     if shift == (0, 0):
         shift = (1, -1)
-    return _finish(f"{kind}_{seed:03d}", kind, folder, before, after, geoms, hidden, shift, res, epsg, mmu, size,
+    return _finish(f"{kind}_{seed:03d}", kind, folder, before, after, truth, hidden, shift, res, epsg, mmu, size,
                    margin, rng)
+
+
+def _forest_part(geoms: list[shapely.Geometry], open_land: np.ndarray) -> list[shapely.Geometry]:
+    """The truth: the clearings where the first date was forest (a clearing over a grass patch or a track
+    clears no forest there; the issue counts loss only inside the first date's forest)."""
+    polys = [shapely.geometry.shape(g) for g, _ in shapes(open_land.astype("uint8"), mask=open_land,
+                                                          transform=Affine.identity())]
+    if not polys:
+        return geoms
+    opened = shapely.union_all(polys)
+    return [p for p in (g.difference(opened) for g in geoms) if not p.is_empty and p.area > 0]
 
 
 def _landsat_reflectance(which: str) -> np.ndarray:
@@ -330,7 +372,7 @@ def landsat_pair(folder: Path, seed: int, which: str = "rondonia") -> Pair:
 def big_pair(folder: Path, size: int, seed: int = 0, tile: int = 2048) -> tuple[Path, Path]:
     """A large 10 m 4-band pair written block by block (bounded memory), for the speed benchmark."""
     rng = np.random.default_rng(seed)
-    base = _scene(rng, tile + 16, 1.2, 10.0)
+    base, _ = _scene(rng, tile + 16, 1.2, 10.0)
     loss = _burn(_shapes(rng, tile, 10.0, 0.5, 12), tile + 16)
     after, _ = _second_date(rng, base, loss, SOIL, cloud=False)
     transform = from_origin(*_origin(32648, size, size, 10.0), 10.0, 10.0)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from skimage.filters import threshold_otsu
+from skimage.morphology import disk
 
 from change.features import Fit
 from change.radiometry import robust_fit
@@ -24,6 +26,37 @@ BARE_NDVI = 0.45
 #: a leafless or lost crown whose crown-scale texture stays at this share of the first date's has kept
 #: its structure: leaf-off, not loss (texture of bare ground, slash, char is a fraction of a canopy's)
 STRUCTURE_KEPT = 0.8
+
+
+#: a loss area that is nearly all edge (its interior, the texture window inside it, below this share of its
+#: pixels) is not judged by texture: a trail or a small clearing is all edge, and there the window sees
+#: the forest beside it
+MIN_INNER_SHARE = 0.25
+
+
+def structure_veto(mask: np.ndarray, after_tex: np.ndarray, before_tex: np.ndarray, kept_share: float,
+                   radius_px: int) -> np.ndarray:
+    """Loss pixels of drone imagery judged by crown structure pixel by pixel, not per merged area: in the
+    interior of an area (``radius_px``, the texture window, inside it) a pixel that kept ``kept_share`` of
+    the first date's texture is a leafless crown, not loss; pixels that lost it are loss, and so is the
+    edge of the area within ``radius_px`` of them (there the texture window sees the neighbours). So a
+    clearing beside leafless crowns keeps its area and the crowns are dropped. Areas that are nearly all
+    edge (``MIN_INNER_SHARE``) are kept whole. (Hand-written: a morphological reconstruction from seeds;
+    the operations are scipy's.)"""
+    if not mask.any():
+        return mask
+    selem = disk(max(1, radius_px))
+    inner = ndimage.binary_erosion(mask, selem)
+    labels, n = ndimage.label(mask)
+    share = ndimage.sum_labels(inner, labels, np.arange(n + 1)) / np.maximum(
+        np.bincount(labels.ravel(), minlength=n + 1), 1)
+    edge_only = share < MIN_INNER_SHARE
+    edge_only[0] = False
+    # a seed is where most of the texture window lost its structure, not a lone pixel (sensor noise, a
+    # crown's shadow that moved): the lost share, averaged over the window's σ, above one half
+    lost = ndimage.gaussian_filter((after_tex < kept_share * before_tex).astype("float32"), radius_px / 3) > 0.5
+    lost &= inner
+    return mask & (edge_only[labels] | ndimage.binary_dilation(lost, selem))
 
 
 @dataclass

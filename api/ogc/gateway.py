@@ -185,10 +185,10 @@ class OGCGateway:
 
 
 def _location_capitalised(headers: list) -> list:
-    """``Location`` spelt with a capital L. Header names are case-insensitive, but QGIS up to 3.40.6 (Debian 13's
-    LTR) looks for exactly ``Location`` in a Part 4 create's 201 and otherwise reports the created feature as
-    failed (qgis/QGIS#61729, fixed upstream in May 2025 by qgis/QGIS#61814); ``sdi serve`` runs uvicorn's h11, which keeps
-    the case an application gives."""
+    """``Location`` spelt with a capital L. Header names are case-insensitive, but QGIS up to 3.40.6 (Debian
+    13's LTR) looks for exactly ``Location`` in a Part 4 create's 201 and otherwise reports the created feature
+    as failed (qgis/QGIS#61729, fixed upstream in May 2025 by qgis/QGIS#61814); ``sdi serve`` runs uvicorn's
+    h11, which keeps the case an application gives."""
     return [(b"Location" if name.lower() == b"location" else name, value) for name, value in headers]
 
 

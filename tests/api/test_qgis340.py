@@ -91,11 +91,11 @@ def requests_since(server: LiveServer, offset: int) -> list[dict]:
     return found
 
 
-def publish(server: LiveServer, key: str, layer_id: str, tmp_path: Path, made: list[str]) -> None:
-    """A public point layer of the planner's agency: ``ten_cay`` Nghiến 0…3 (fid 1…4), ``tuoi`` 100…103."""
+def publish(server: LiveServer, key: str, layer_id: str, tmp_path: Path, made: list[str], access: str) -> None:
+    """A point layer of the key's agency: ``ten_cay`` Nghiến 0…3 (fid 1…4), ``tuoi`` 100…103."""
     made.append(layer_id)
     r = post_layer(server.url, gpkg_of(tmp_path / f"{layer_id}.gpkg"), f"{layer_id}.gpkg", key, id=layer_id,
-                   title_vi="Cây thử QGIS", title_en="QGIS test trees", access="public")
+                   title_vi="Cây thử QGIS", title_en="QGIS test trees", access=access)
     assert r.status_code == 201, r.text
 
 
@@ -110,10 +110,11 @@ def rows(engine, layer_id: str) -> dict[int, tuple]:
 
 def test_qgis340_sends_an_expression_filter_to_the_server(qgis340, logged_server, keys, engine, tmp_path, made):
     assert qgis340.startswith("3.40.")
-    publish(logged_server, keys["planner"], "qgis340_loc", tmp_path, made)
+    # an internal layer of the planners, read by another agency with its key (a Basic configuration)
+    publish(logged_server, keys["planner"], "qgis340_loc", tmp_path, made, "internal")
     offset = len(logged_server.output())
     got = run_driver(tmp_path, "filter", logged_server.url + "/ogc", "qgis340_loc", "--field", "ten_cay",
-                     '"tuoi" >= 102 AND "ten_cay" <> \'Nghiến 3\'')
+                     '"tuoi" >= 102 AND "ten_cay" <> \'Nghiến 3\'', key=keys["ranger"])
     assert got["subset_accepted"]
     assert got["values"] == ["Nghiến 2"]  # only the matching feature
     items = [r for r in requests_since(logged_server, offset)
@@ -122,14 +123,19 @@ def test_qgis340_sends_an_expression_filter_to_the_server(qgis340, logged_server
     assert filtered, f"QGIS 3.40 sent no filter= to the server: {items}"
     assert all(r["status"] == 200 and r["request_id"] for r in filtered)
     assert "filter-lang=cql2-text" in filtered[0]["target"] and "tuoi" in filtered[0]["target"]
+    # without the key the internal layer is not there for QGIS (so the key above was sent)
+    shutil.copy(DRIVER, tmp_path / DRIVER.name)
+    anonymous = run_in_root(tmp_path, "python3", f"/sdi/{DRIVER.name}", "filter", logged_server.url + "/ogc",
+                            "qgis340_loc", "--field", "ten_cay", "--out", "/sdi/anonymous.json", '"tuoi" >= 102')
+    assert anonymous.returncode != 0 and "layer not valid" in anonymous.stderr
     # what QGIS asked for is what the server answers with that filter: the one matching feature
     target = filtered[0]["target"]
-    direct = httpx.get(logged_server.url + target, timeout=30).json()
+    direct = httpx.get(logged_server.url + target, headers={"X-API-Key": keys["ranger"]}, timeout=30).json()
     assert [f["properties"]["ten_cay"] for f in direct["features"]] == ["Nghiến 2"]
 
 
 def test_qgis340_edits_through_part4_with_the_owners_key_only(qgis340, logged_server, keys, engine, tmp_path, made):
-    publish(logged_server, keys["planner"], "qgis340_edit", tmp_path, made)
+    publish(logged_server, keys["planner"], "qgis340_edit", tmp_path, made, "public")
     before = rows(engine, "qgis340_edit")
     assert [v[0] for _, v in sorted(before.items())] == [f"Nghiến {i}" for i in range(4)]
     edits = ("--field", "ten_cay", "--add", "Nghiến mới", "--move", "Nghiến 0", "--change", "Nghiến 1:Nghiến đổi",

@@ -1,4 +1,5 @@
-"""QGIS 3.40 LTR (Debian 13) against the real server: server-side filters and Part 4 editing.
+"""QGIS 3.40 LTR (Debian 13) against the real server: server-side filters, Part 4 editing, and every public
+collection read as QGIS 3.22 reads it (tests/qgis/qgis_load.py).
 
 QGIS 3.40 runs in the Debian 13 root that ``scripts/qgis340-root.sh`` builds under ``.sdi/qgis340``
 (``make test`` builds it), entered with ``chroot`` in a private mount namespace (``unshare --mount``:
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROOT = Path(os.environ.get("SDI_QGIS340_DIR", REPO / ".sdi" / "qgis340")) / "root"
 STAMP = ROOT / ".sdi-qgis340-complete"
 DRIVER = REPO / "tests" / "qgis" / "qgis_oapif.py"
+LOADER = REPO / "tests" / "qgis" / "qgis_load.py"  # the QGIS 3.22 tests' helper, run here by 3.40
 #: Where the driver puts the new and the moved feature (tests/qgis/qgis_oapif.py).
 NEW_POINT, MOVED_POINT = (106.7123, 21.9012), (106.7234, 21.9123)
 _ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<target>\S+) HTTP/[0-9.]+" (?P<status>\d{3})')
@@ -179,3 +181,21 @@ def test_qgis340_edits_through_part4_with_the_owners_key_only(qgis340, logged_se
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json", (method, r.text)
         assert "cơ quan chủ quản" in r.json()["detail"]
     assert rows(engine, "qgis340_edit") == after
+
+
+def test_qgis340_reads_every_public_collection(qgis340, live_server, catalog, engine, tmp_path):
+    # the same reading as QGIS 3.22's in test_qgis.py, by the same helper, in QGIS 3.40
+    ids = sorted(i for i, layer in catalog.items() if layer.access_level == "public")
+    shutil.copy(LOADER, tmp_path / LOADER.name)
+    proc = run_in_root(tmp_path, "python3", f"/sdi/{LOADER.name}", "collections", live_server.url + "/ogc", *ids,
+                       "--out", "/sdi/collections.json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "collections.json").read_text(encoding="utf-8"))
+    for lid in ids:
+        got, layer = result[lid], catalog[lid]
+        assert got["valid"], f"{lid}: {got.get('error')}"
+        with engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(layer.sa_table)).scalar_one()
+        assert len(got["features"]) == got["feature_count"] == count, lid
+    names = {f["attrs"]["name"] for f in result["admin_units"]["features"]}
+    assert {"Đồng Đăng", "Lạng Sơn", "Hữu Lũng"} <= names  # Vietnamese text intact

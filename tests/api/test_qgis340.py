@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -64,6 +65,8 @@ def run_in_root(work: Path, *command: str, key: str | None = None) -> subprocess
 
 
 def run_driver(work: Path, *args: str, key: str | None = None) -> dict:
+    """The driver in a fresh HOME under ``work`` (QGIS's network cache in a used one could answer for the server)."""
+    work = Path(tempfile.mkdtemp(dir=work))
     shutil.copy(DRIVER, work / DRIVER.name)
     out = work / "result.json"
     out.unlink(missing_ok=True)
@@ -126,8 +129,9 @@ def test_qgis340_sends_an_expression_filter_to_the_server(qgis340, logged_server
     assert all(r["status"] == 200 and r["request_id"] for r in filtered)
     assert "filter-lang=cql2-text" in filtered[0]["target"] and "tuoi" in filtered[0]["target"]
     # without the key the internal layer is not there for QGIS (so the key above was sent)
-    shutil.copy(DRIVER, tmp_path / DRIVER.name)
-    anonymous = run_in_root(tmp_path, "python3", f"/sdi/{DRIVER.name}", "filter", logged_server.url + "/ogc",
+    fresh = Path(tempfile.mkdtemp(dir=tmp_path))
+    shutil.copy(DRIVER, fresh / DRIVER.name)
+    anonymous = run_in_root(fresh, "python3", f"/sdi/{DRIVER.name}", "filter", logged_server.url + "/ogc",
                             "qgis340_loc", "--field", "ten_cay", "--out", "/sdi/anonymous.json", '"tuoi" >= 102')
     assert anonymous.returncode != 0 and "layer not valid" in anonymous.stderr
     # what QGIS asked for is what the server answers with that filter: the one matching feature

@@ -161,6 +161,7 @@ class OGCGateway:
             # written before the response starts: no restricted data leaves without its log entry
             if message["type"] == "http.response.start":
                 await asyncio.to_thread(self._audit, who, collection, method, scope, message["status"])
+                message = {**message, "headers": _location_capitalised(message.get("headers", []))}
             await send(message)
 
         await self.app(scope, receive, send_and_audit)
@@ -200,6 +201,14 @@ class OGCGateway:
         with Session(self.engine) as session:
             session.add(entry)
             session.commit()
+
+
+def _location_capitalised(headers: list) -> list:
+    """``Location`` spelt with a capital L. Header names are case-insensitive, but QGIS up to 3.40.6 (Debian
+    13's LTR) looks for exactly ``Location`` in a Part 4 create's 201 and otherwise reports the created feature
+    as failed (qgis/QGIS#61729, fixed upstream in May 2025 by qgis/QGIS#61814); ``sdi serve`` runs uvicorn's
+    h11, which keeps the case an application gives."""
+    return [(b"Location" if name.lower() == b"location" else name, value) for name, value in headers]
 
 
 def _process_denied(who: Principal, scope: Scope) -> Response | None:

@@ -217,6 +217,9 @@ class FeatureProvider(PostgreSQLProvider):
             raise InvalidFeatureError(user_msg=f"Thuộc tính không có trong lớp / unknown properties: "
                                                f"{', '.join(unknown)}; columns: {', '.join(layer.writable_columns)}")
         key = layer.natural_key
+        if props.get(key) is None:
+            # QGIS 3.40 sends a new feature's key column as null when the user left it empty: no key given
+            props.pop(key, None)
         if identifier is not None:
             props[key] = identifier
         elif key not in props and feature.get("id") is not None:

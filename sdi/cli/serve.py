@@ -41,6 +41,9 @@ def serve(
     config = uvicorn.Config("api.app:create_app", factory=True, host=s.host, port=s.port, workers=workers,
                             reload=reload, log_level=s.log_level.lower(),
                             log_config=logs.server_config(s.log_level, s.log_format),
+                            # h11, not httptools: httptools lowercases every response header name, and QGIS
+                            # 3.40.6 needs a created feature's ``Location`` spelt so (api.ogc.gateway)
+                            http="h11",
                             # SIGTERM: stop accepting, let requests in flight finish (at most this long)
                             timeout_graceful_shutdown=s.graceful_timeout_s)
     if reload:  # development: uvicorn's own reloader

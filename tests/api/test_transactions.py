@@ -12,6 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.api.publishing import gpkg_of, post_layer
+
 
 @pytest.fixture(scope="module")
 def items_url(live_server) -> str:
@@ -74,6 +76,25 @@ def test_options_tells_qgis_it_may_edit(items_url, keys, live_server):
     assert r.status_code == 200 and "POST" not in r.headers["allow"]
     r = httpx.options(f"{live_server.url}/ogc/collections/border_gates/items", timeout=30)
     assert "POST" not in r.headers["allow"]
+
+
+def test_a_create_as_qgis_340_sends_it_null_key_and_capital_location(live_server, keys, engine, tmp_path, made):
+    # QGIS 3.40 sends the key column of a new feature as null, and reads only a header spelt "Location"
+    made.append("qgis_null_key")
+    r = post_layer(live_server.url, gpkg_of(tmp_path / "k.gpkg"), "k.gpkg", keys["planner"], id="qgis_null_key",
+                   title_vi="Khoá rỗng", access="public")
+    assert r.status_code == 201, r.text
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [106.71, 21.9]},
+               "properties": {"fid": None, "ten_cay": "Nghiến mới", "tuoi": None}}
+    created = httpx.post(f"{live_server.url}/ogc/collections/qgis_null_key/items", json=feature, timeout=30,
+                         headers={"X-API-Key": keys["planner"], "Content-Type": "application/geo+json"})
+    assert created.status_code == 201, created.text
+    names = [name for name, _ in created.headers.raw]  # as on the wire
+    assert b"Location" in names and b"location" not in names
+    assert created.headers["location"].endswith("/collections/qgis_null_key/items/5")  # after fid 1…4
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT ten_cay FROM published.qgis_null_key WHERE fid = 5")).scalar_one() \
+            == "Nghiến mới"
 
 
 def test_writes_are_audited(items_url, ranger, plot, engine):

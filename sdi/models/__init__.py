@@ -21,7 +21,7 @@ from sdi.models.catalogue import (
 )
 from sdi.models.harvest import HarvestSource
 from sdi.models.keys import ROLES, AccessLogEntry, ApiKey
-from sdi.models.shared import CachedReport, ProcessJob
+from sdi.models.shared import CachedReport, ProcessJob, RateLimitWindow
 from sdi.models.vector import (
     AdminUnit,
     BorderBelt,
@@ -41,6 +41,6 @@ __all__ = [
     "ACCESS_LEVELS", "AREA_SRID", "ROLES", "STORAGE_SRID",
     "AccessLogEntry", "AdminUnit", "ApiKey", "Base", "BorderBelt", "BorderGate", "BorderLine", "CachedReport",
     "ChangeEvent", "ForestPlot", "HarvestSource", "IndustrialPark", "LayerRecord", "LayerTrash", "LoadRecord",
-    "PilotSite", "PointOfInterest", "Problem", "ProcessJob",
+    "PilotSite", "PointOfInterest", "Problem", "ProcessJob", "RateLimitWindow",
     "RasterCollection", "RasterItem", "River", "TransportLine",
 ]

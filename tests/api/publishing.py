@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import geopandas as gpd
 import httpx
 import shapely
@@ -17,3 +19,14 @@ def gpkg_of(path, n: int = 4) -> bytes:
 def post_layer(url: str, content: bytes, filename: str, key: str | None, **fields: str) -> httpx.Response:
     headers = {"X-API-Key": key} if key else {}
     return httpx.post(f"{url}/layers", files={"file": (filename, content)}, data=fields, headers=headers, timeout=120)
+
+
+def eventually(check, seconds: float) -> bool:
+    """Whether ``check()`` becomes true within ``seconds`` (grants and catalogue changes reach every door
+    within a second: LISTEN/NOTIFY plus the callers' short caches)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ import morecantile
 import pytest
 from sqlalchemy import text
 
+from tests.api.publishing import eventually
 from tests.conftest import start_server, stop_server
 from tests.uav_ingest.rasters import uav_rgb
 
@@ -55,14 +55,6 @@ def _grants(engine) -> dict:
     with engine.connect() as conn:
         return conn.execute(text("SELECT grants FROM raster_collections WHERE id = :c"), {"c": COLL}).scalar_one()
 
-
-def _eventually(check, seconds: float = 1.5) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def _doors(server, shared) -> dict[str, str]:
@@ -149,7 +141,7 @@ def test_share_read_then_edit_then_take_it_back(server, keys, engine, shared):
 
     resp = httpx.put(url, headers=owner, json={"permission": "read"}, timeout=30)
     assert resp.status_code == 200 and resp.json()["grants"] == {"skhcn": "read"}
-    assert _eventually(lambda: all(_sees(server, shared, keys["planner"]).values())), \
+    assert eventually(lambda: all(_sees(server, shared, keys["planner"]).values()), 1.5), \
         _sees(server, shared, keys["planner"])
     # read only: no upload, no sharing further
     refused = _upload(server, shared, keys["planner"])
@@ -167,13 +159,13 @@ def test_share_read_then_edit_then_take_it_back(server, keys, engine, shared):
 
     assert httpx.put(url, headers=owner, json={"permission": "edit"}, timeout=30).json()["grants"] == {"skhcn": "edit"}
     uploads: list[httpx.Response] = []
-    assert _eventually(lambda: uploads.append(_upload(server, shared, keys["planner"]))
+    assert eventually(lambda: uploads.append(_upload(server, shared, keys["planner"]))
                        or uploads[-1].status_code == 201, 3), uploads[-1].text
     assert uploads[-1].json()["collection"] == COLL and uploads[-1].json()["id"] != shared["item"]
 
     gone = httpx.delete(url, headers=owner, timeout=30)
     assert gone.status_code == 200 and gone.json()["grants"] == {}
-    assert _eventually(lambda: not any(_sees(server, shared, keys["planner"]).values())), \
+    assert eventually(lambda: not any(_sees(server, shared, keys["planner"]).values()), 1.5), \
         _sees(server, shared, keys["planner"])
     assert _grants(engine) == {}
 

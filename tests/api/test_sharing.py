@@ -4,10 +4,10 @@ reading who looked: through the real server, each change in force within a secon
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 
+from tests.api.publishing import eventually
 from tests.api.publishing import gpkg_of as _gpkg
 from tests.api.publishing import post_layer as _post
 
@@ -15,14 +15,6 @@ from tests.api.publishing import post_layer as _post
 def _get(url: str, key: str | None) -> httpx.Response:
     return httpx.get(url, headers={"X-API-Key": key} if key else {}, timeout=30)
 
-
-def _eventually(check, seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_path, made):
@@ -32,7 +24,7 @@ def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_p
                     title_vi="Vùng quy hoạch (hạn chế)", access="restricted")
     assert created.status_code == 201
     items = f"{base}/ogc/collections/vung_quy_hoach_kin/items"
-    assert _eventually(lambda: _get(items, keys["planner"]).status_code == 200)
+    assert eventually(lambda: _get(items, keys["planner"]).status_code == 200, 3.0)
     assert _get(items, keys["ranger"]).status_code == 404  # another agency: it does not exist
     grants = f"{base}/layers/vung_quy_hoach_kin/grants/kiemlam"
     owner = {"X-API-Key": keys["planner"]}
@@ -43,7 +35,7 @@ def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_p
     assert httpx.put(grants, json={"permission": "read"}, timeout=30).status_code == 401
     shared = httpx.put(grants, json={"permission": "read"}, headers=owner, timeout=30)
     assert shared.status_code == 200 and shared.json()["grants"] == {"kiemlam": "read"}
-    assert _eventually(lambda: _get(items, keys["ranger"]).status_code == 200, 1.5)
+    assert eventually(lambda: _get(items, keys["ranger"]).status_code == 200, 1.5)
     assert _get(items, keys["anonymous"] if "anonymous" in keys else None).status_code == 404
     # read only: the ranger may not edit, nor share further
     feature = {"type": "Feature", "properties": {"ten_cay": "Mới"},
@@ -54,7 +46,7 @@ def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_p
                      headers={"X-API-Key": keys["ranger"]}, timeout=30).status_code == 403
     assert httpx.put(grants, json={"permission": "edit"}, headers=owner, timeout=30).status_code == 200
     edits: list[httpx.Response] = []
-    assert _eventually(lambda: edits.append(httpx.post(items, content=json.dumps(feature), headers=ranger_writes,
+    assert eventually(lambda: edits.append(httpx.post(items, content=json.dumps(feature), headers=ranger_writes,
                                                        timeout=30)) or edits[-1].status_code == 201, 1.5), \
         edits[-1].text
     # who looked: the owner reads the log; the ranger may not
@@ -66,4 +58,4 @@ def test_share_read_then_edit_then_take_it_back(live_server, keys, engine, tmp_p
     assert _get(f"{base}/layers/vung_quy_hoach_kin/access-log", keys["ranger"]).status_code == 403
     # taken back: gone for the ranger within a second
     assert httpx.delete(grants, headers=owner, timeout=30).json()["grants"] == {}
-    assert _eventually(lambda: _get(items, keys["ranger"]).status_code == 404, 1.5)
+    assert eventually(lambda: _get(items, keys["ranger"]).status_code == 404, 1.5)
